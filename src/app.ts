@@ -1,0 +1,131 @@
+import { createAdapter } from '@socket.io/redis-adapter';
+import { Server as IoServer } from 'socket.io';
+import { createExternalVerifier } from './modules/identity/external-issuer.js';
+import { identityRoutes } from './modules/identity/identity.routes.js';
+import { createIdentityService } from './modules/identity/identity.service.js';
+import { createTokenService } from './modules/identity/tokens.js';
+import { rootNamespace } from './modules/identity/root.namespace.js';
+import { opsRoutes } from './modules/ops/ops.routes.js';
+import type { Config } from './platform/config.js';
+import type { Orm } from './platform/db/orm.js';
+import type { Logger } from './platform/logger.js';
+import { createMetrics } from './platform/metrics.js';
+import { createMemoryRateLimiter, createRedisRateLimiter } from './platform/rate-limit.js';
+import type { RedisClients } from './platform/redis.js';
+import { createDispatcher } from './transport/http/dispatch.js';
+import { createEngine, type Engine } from './transport/http/engine.js';
+import { Router } from './transport/http/router.js';
+import { mountNamespace, type NamespaceSpec } from './transport/socket/namespace.js';
+import { createNotifier } from './transport/socket/notifier.js';
+
+export interface AppDeps {
+  config: Config;
+  logger: Logger;
+  orm: Orm;
+  redis: RedisClients | null;
+}
+
+export type HubApp = Awaited<ReturnType<typeof createApp>>;
+
+/** Builds one hub: HTTP routes and socket namespaces over one engine. This file is the table of contents. */
+export async function createApp(deps: AppDeps) {
+  const { config, logger, orm, redis } = deps;
+  const metrics = createMetrics();
+  const rateLimiter = redis ? createRedisRateLimiter(redis.cmd, config.redis.keyPrefix) : createMemoryRateLimiter();
+  const ext = config.auth.external;
+  const external = ext.issuer
+    ? createExternalVerifier({
+        issuer: ext.issuer,
+        audience: ext.audience!,
+        algorithms: ext.algorithms,
+        userIdClaim: ext.userIdClaim,
+        clockToleranceSeconds: config.auth.clockToleranceSeconds,
+        ...(ext.publicKeyPem ? { publicKeyPem: ext.publicKeyPem } : { jwksUrl: ext.jwksUrl! }),
+      })
+    : undefined;
+  const tokens = createTokenService(
+    {
+      secret: config.auth.jwtSecret,
+      issuer: config.auth.issuer,
+      audience: config.auth.audience,
+      accessTtlSeconds: config.auth.accessTtlSeconds,
+      guestTtlSeconds: config.auth.guestTtlSeconds,
+      workerTtlSeconds: config.auth.workerTtlSeconds,
+      clockToleranceSeconds: config.auth.clockToleranceSeconds,
+    },
+    external,
+  );
+  const identity = createIdentityService({ tokens, refreshTtlSeconds: config.auth.refreshTtlSeconds, logger });
+  const authenticate = (token: string) => identity.authenticate(orm.em.fork(), token);
+
+  let draining = false;
+  let inFlight = 0;
+  const router = new Router();
+  const dispatch = createDispatcher({ router, orm, authenticate, rateLimiter, metrics, logger, jsonLimitBytes: config.http.jsonLimitBytes });
+  const engine: Engine = await createEngine(config.server.engine, {
+    dispatch: async (req, sink) => {
+      inFlight++;
+      try {
+        await dispatch(req, sink);
+      } finally {
+        inFlight--;
+      }
+    },
+    logger,
+    trustProxy: config.server.trustProxy,
+    socketPath: '/socket.io',
+  });
+
+  const io = new IoServer({
+    serveClient: false,
+    cors: { origin: config.server.corsOrigins.includes('*') ? true : config.server.corsOrigins },
+    maxHttpBufferSize: 1_000_000,
+    ...(redis ? { adapter: createAdapter(redis.pub, redis.sub, { key: `${config.redis.keyPrefix}socket.io` }) } : {}),
+  });
+  engine.attachSockets(io);
+  const notifier = createNotifier(io);
+
+  router.add(
+    ...opsRoutes({ orm, redis, metrics, engine: () => engine.kind, isDraining: () => draining }),
+    ...identityRoutes(identity, config),
+  );
+
+  const namespaces: NamespaceSpec[] = [rootNamespace()];
+  const nsDeps = { io, orm, authenticate, metrics, logger, eventLimit: () => config.rateLimits.socketEvents };
+  for (const spec of namespaces) mountNamespace(spec, nsDeps);
+
+  let port = 0;
+  return {
+    config,
+    engine,
+    io,
+    router,
+    namespaces,
+    identity,
+    tokens,
+    notifier,
+    metrics,
+    rateLimiter,
+    get port() {
+      return port;
+    },
+    async listen(): Promise<number> {
+      port = await engine.listen(config.server.host, config.server.port);
+      logger.info({ port, engine: engine.kind, redis: Boolean(redis) }, 'hub listening');
+      return port;
+    },
+    /** Graceful stop: refuse new work, ask sockets to reconnect elsewhere, drain requests, close. */
+    async close(): Promise<void> {
+      if (draining) return;
+      draining = true;
+      engine.stopListening();
+      for (const spec of namespaces) io.of(spec.name).local.emit('server:shutdown', { reconnect: true, reason: 'node shutting down' });
+      // Closing the transports (not `disconnect()`) lets clients auto-reconnect to another node.
+      setImmediate(() => io.engine.close());
+      const deadline = Date.now() + config.server.shutdownGraceMs;
+      while (inFlight > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      await new Promise<void>((resolve) => io.close(() => resolve()));
+      engine.closeAll();
+    },
+  };
+}

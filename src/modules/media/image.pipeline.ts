@@ -1,0 +1,140 @@
+import { stat } from 'node:fs/promises';
+import sharp, { type Metadata } from 'sharp';
+import { PayloadTooLargeError, UnsupportedMediaTypeError } from '../../platform/errors.js';
+
+/**
+ * The only file that talks to sharp. Everything here treats the input as hostile: the format is
+ * what the decoder says, never the file name or declared content type.
+ */
+
+export const IMAGE_FORMATS = ['jpeg', 'png', 'gif', 'webp'] as const;
+export type ImageFormat = (typeof IMAGE_FORMATS)[number];
+
+/** ~6.3k x 6.3k. A default only; the config layer passes the deployed limit. */
+export const DEFAULT_MAX_PIXELS = 40_000_000;
+export const THUMB_SIZE = 320;
+export const MAX_WEBP_EDGE = 4096;
+const THUMB_QUALITY = 80;
+const WEBP_QUALITY = 82;
+
+/**
+ * 'error' implies 'truncated', so cut-off files fail, while libjpeg/libpng *warnings* (e.g. stray
+ * bytes between markers, common from real cameras) do not reject otherwise decodable uploads.
+ */
+const FAIL_ON = 'error' as const;
+
+export interface ProbeOptions {
+  allowedFormats: readonly ImageFormat[];
+  maxPixels: number;
+}
+
+export interface ImageProbe {
+  format: ImageFormat;
+  width: number;
+  height: number;
+  /** Raw EXIF orientation (1-8) when present; width/height are as stored, before rotation. */
+  orientation?: number;
+}
+
+export interface ImageVariants {
+  /** WebP, fits inside 320x320, EXIF-oriented, metadata stripped. */
+  thumb: Buffer;
+  /** WebP, long side at most 4096, EXIF-oriented, metadata stripped. */
+  webp: Buffer;
+}
+
+function isImageFormat(value: string | undefined): value is ImageFormat {
+  return (IMAGE_FORMATS as readonly string[]).includes(value ?? '');
+}
+
+// The decoder's message goes to `cause` for logs only; the mapper never sends causes to clients.
+function notAnImage(cause?: unknown): UnsupportedMediaTypeError {
+  const err = new UnsupportedMediaTypeError('The file is not a recognised image', 'not_an_image');
+  if (cause !== undefined) err.cause = cause;
+  return err;
+}
+
+function corruptImage(cause: unknown): UnsupportedMediaTypeError {
+  const err = new UnsupportedMediaTypeError('The image is damaged or truncated', 'corrupt_image');
+  err.cause = cause;
+  return err;
+}
+
+/**
+ * Identifies and validates an image file in three steps, cheapest first:
+ * 1. header only (format, dimensions) - rejects non-images and disallowed formats;
+ * 2. pixel count from the header - rejects decompression bombs before any pixel is decoded
+ *    (413 'image_too_many_pixels': the upload is too big in the dimension that costs memory);
+ * 3. a streaming full decode via `stats()` - rejects truncated or corrupt pixel data without
+ *    holding the whole bitmap in memory.
+ *
+ * @example
+ * const probe = await probeImage(tmp.path, { allowedFormats: ['jpeg', 'png'], maxPixels: cfg.uploads.maxPixels });
+ */
+export async function probeImage(path: string, opts: ProbeOptions): Promise<ImageProbe> {
+  // stat() first so a missing file is an ENOENT (server bug), not a client-facing 415.
+  if ((await stat(path)).size === 0) throw notAnImage();
+
+  let meta: Metadata;
+  try {
+    // Header parsing does not allocate pixels; the limit is enforced by us below with a clear code.
+    meta = await sharp(path, { limitInputPixels: false }).metadata();
+  } catch (err) {
+    throw notAnImage(err);
+  }
+
+  const { format, width, height } = meta;
+  if (!width || !height) throw notAnImage();
+  if (!isImageFormat(format) || !opts.allowedFormats.includes(format)) {
+    throw new UnsupportedMediaTypeError(
+      `Image format '${format ?? 'unknown'}' is not accepted`,
+      'unsupported_image_format',
+    );
+  }
+  if (width * height > opts.maxPixels) {
+    throw new PayloadTooLargeError(
+      `Image is ${width}x${height}; at most ${opts.maxPixels} pixels are accepted`,
+      'image_too_many_pixels',
+    );
+  }
+
+  try {
+    await sharp(path, { limitInputPixels: opts.maxPixels, failOn: FAIL_ON }).stats();
+  } catch (err) {
+    throw corruptImage(err);
+  }
+
+  return { format, width, height, ...(meta.orientation ? { orientation: meta.orientation } : {}) };
+}
+
+/**
+ * Renders the stored variants. Callers probe first; the pixel limit is applied again here so the
+ * function is safe on its own. Animated GIF/WebP input yields its first frame.
+ *
+ * @example
+ * const { thumb, webp } = await makeVariants(tmp.path, { maxPixels: cfg.uploads.maxPixels });
+ */
+export async function makeVariants(
+  path: string,
+  opts: { maxPixels?: number } = {},
+): Promise<ImageVariants> {
+  // rotate() bakes EXIF orientation into the pixels; that matters because the output keeps no
+  // metadata (sharp strips EXIF/XMP/GPS unless keep/withMetadata is called), so the tag is gone.
+  const oriented = () =>
+    sharp(path, { limitInputPixels: opts.maxPixels ?? DEFAULT_MAX_PIXELS, failOn: FAIL_ON }).rotate();
+  try {
+    const [thumb, webp] = await Promise.all([
+      oriented()
+        .resize(THUMB_SIZE, THUMB_SIZE, { fit: 'inside', withoutEnlargement: true })
+        .webp({ quality: THUMB_QUALITY })
+        .toBuffer(),
+      oriented()
+        .resize(MAX_WEBP_EDGE, MAX_WEBP_EDGE, { fit: 'inside', withoutEnlargement: true })
+        .webp({ quality: WEBP_QUALITY })
+        .toBuffer(),
+    ]);
+    return { thumb, webp };
+  } catch (err) {
+    throw corruptImage(err);
+  }
+}

@@ -1,0 +1,185 @@
+import { Readable } from 'node:stream';
+import type { HttpResponse, TemplatedApp, us_listen_socket } from 'uWebSockets.js';
+import { statusTitle } from '../../platform/errors.js';
+import { clientIp, type Engine, type EngineOptions } from './engine.js';
+import type { IncomingRequest, Reply, ResponseSink } from './types.js';
+
+type Uws = typeof import('uWebSockets.js');
+
+export async function createUwsEngine(options: EngineOptions): Promise<Engine> {
+  const uws = ((await import('uWebSockets.js')) as { default?: Uws } & Uws).default ?? ((await import('uWebSockets.js')) as Uws);
+  const app: TemplatedApp = uws.App();
+  let listenSocket: us_listen_socket | null = null;
+
+  // Everything below the socket.io path is ours; engine.io registers its own, more specific, route.
+  app.any('/*', (res, req) => {
+    const headers: Record<string, string> = {};
+    req.forEach((key, value) => {
+      headers[key] = value;
+    });
+    const method = req.getCaseSensitiveMethod().toUpperCase();
+    const request: IncomingRequest = {
+      method,
+      path: req.getUrl(),
+      rawQuery: req.getQuery() ?? '',
+      headers,
+      ip: clientIp(headers, Buffer.from(res.getRemoteAddressAsText()).toString(), options.trustProxy),
+      body: null as unknown as Readable,
+    };
+    const sink = new UwsSink(res);
+    request.body = bodyStream(res, sink, headers);
+    void options.dispatch(request, sink);
+  });
+
+  return {
+    kind: 'uws',
+    attachSockets(io) {
+      io.attachApp(app);
+    },
+    listen(host, port) {
+      return new Promise((resolve, reject) => {
+        app.listen(host, port, (socket) => {
+          if (!socket) return reject(new Error(`uWS could not listen on ${host}:${port}`));
+          listenSocket = socket;
+          resolve(uws.us_socket_local_port(socket));
+        });
+      });
+    },
+    stopListening() {
+      if (listenSocket) uws.us_listen_socket_close(listenSocket);
+      listenSocket = null;
+    },
+    closeAll() {
+      app.close();
+    },
+  };
+}
+
+/** The request body as a Readable; uWS is paused while the consumer is behind (backpressure). */
+function bodyStream(res: HttpResponse, sink: UwsSink, headers: Record<string, string>): Readable {
+  let paused = false;
+  const body = new Readable({
+    read() {
+      if (paused && !sink.aborted) {
+        paused = false;
+        res.resume();
+      }
+    },
+  });
+  sink.onAborted(() => body.destroy(new Error('client aborted the request')));
+  const hasBody = (headers['content-length'] !== undefined && headers['content-length'] !== '0') || headers['transfer-encoding'] !== undefined;
+  if (!hasBody) {
+    body.push(null);
+    return body;
+  }
+  res.onData((chunk, isLast) => {
+    // uWS reuses the ArrayBuffer after this callback returns: copy it.
+    if (chunk.byteLength > 0 && !body.push(Buffer.from(chunk.slice(0))) && !isLast) {
+      paused = true;
+      res.pause();
+    }
+    if (isLast) body.push(null);
+  });
+  return body;
+}
+
+class UwsSink implements ResponseSink {
+  aborted = false;
+  private readonly abortHandlers: (() => void)[] = [];
+
+  constructor(private readonly res: HttpResponse) {
+    // Must be registered before the first await in the request's life.
+    res.onAborted(() => {
+      this.aborted = true;
+      for (const cb of this.abortHandlers) cb();
+    });
+  }
+
+  onAborted(cb: () => void): void {
+    this.abortHandlers.push(cb);
+  }
+
+  async send(reply: Reply, headOnly: boolean): Promise<void> {
+    const { res } = this;
+    const body = reply.body;
+    if (body instanceof Readable) {
+      if (headOnly) body.destroy();
+      else return this.stream(reply, body);
+    }
+    res.cork(() => {
+      this.writeHead(reply);
+      if (headOnly || reply.status === 204 || reply.status === 304) {
+        res.endWithoutBody(headOnly ? (reply.length ?? byteLength(body)) : undefined);
+      } else {
+        res.end(body as string | Buffer | undefined ?? '');
+      }
+    });
+  }
+
+  private writeHead(reply: Reply): void {
+    this.res.writeStatus(`${reply.status} ${statusTitle(reply.status)}`);
+    for (const [name, value] of Object.entries(reply.headers ?? {})) this.res.writeHeader(name, value);
+  }
+
+  /** Streams with backpressure: `tryEnd` when the length is known (content-length), `write` otherwise. */
+  private stream(reply: Reply, body: Readable): Promise<void> {
+    const { res } = this;
+    return new Promise((resolve) => {
+      let headWritten = false;
+      const finish = () => {
+        body.destroy();
+        resolve();
+      };
+      this.onAborted(finish);
+      body.on('error', () => {
+        if (!this.aborted) res.cork(() => res.close());
+        finish();
+      });
+      body.on('end', () => {
+        if (this.aborted) return finish();
+        res.cork(() => {
+          if (!headWritten) this.writeHead(reply);
+          if (reply.length === undefined) res.end();
+          else if (!headWritten) res.end();
+        });
+        finish();
+      });
+      body.on('data', (chunk: Buffer) => {
+        if (this.aborted) return;
+        res.cork(() => {
+          if (!headWritten) {
+            this.writeHead(reply);
+            headWritten = true;
+          }
+          if (reply.length === undefined) {
+            if (!res.write(chunk)) {
+              body.pause();
+              res.onWritable(() => {
+                body.resume();
+                return true;
+              });
+            }
+            return;
+          }
+          const startOffset = res.getWriteOffset();
+          const [ok, done] = res.tryEnd(chunk, reply.length);
+          if (done) return finish();
+          if (!ok) {
+            body.pause();
+            res.onWritable((offset) => {
+              const [retryOk, retryDone] = res.tryEnd(chunk.subarray(offset - startOffset), reply.length!);
+              if (retryDone) finish();
+              else if (retryOk) body.resume();
+              return retryOk;
+            });
+          }
+        });
+      });
+    });
+  }
+}
+
+function byteLength(body: unknown): number {
+  if (typeof body === 'string') return Buffer.byteLength(body);
+  return Buffer.isBuffer(body) ? body.length : 0;
+}
