@@ -1,13 +1,15 @@
 import { Readable } from 'node:stream';
+import type * as UwsModule from 'uWebSockets.js';
 import type { HttpResponse, TemplatedApp, us_listen_socket } from 'uWebSockets.js';
 import { statusTitle } from '../../platform/errors.js';
 import { clientIp, type Engine, type EngineOptions } from './engine.js';
 import type { IncomingRequest, Reply, ResponseSink } from './types.js';
 
-type Uws = typeof import('uWebSockets.js');
+type Uws = typeof UwsModule;
 
 export async function createUwsEngine(options: EngineOptions): Promise<Engine> {
-  const uws = ((await import('uWebSockets.js')) as { default?: Uws } & Uws).default ?? ((await import('uWebSockets.js')) as Uws);
+  const loaded = (await import('uWebSockets.js')) as Uws & { default?: Uws };
+  const uws = loaded.default ?? loaded;
   const app: TemplatedApp = uws.App();
   let listenSocket: us_listen_socket | null = null;
 
