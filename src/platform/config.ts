@@ -56,6 +56,16 @@ export const ConfigSchema = z
       admin: z.strictObject({ username: nullableString, password: nullableString }),
     }),
     rateLimits: z.strictObject({ register: limit, token: limit, socketEvents: limit }),
+    uploads: z.strictObject({
+      maxFileBytes: z.int().positive(),
+      maxFiles: z.int().positive(),
+      maxFields: z.int().positive(),
+      maxFieldBytes: z.int().positive(),
+      maxPixels: z.int().positive(),
+      allowedFormats: z.array(z.enum(['jpeg', 'png', 'gif', 'webp'])).min(1),
+    }),
+    /** `dir` null: `<dataDir>/media`. */
+    media: z.strictObject({ dir: z.string().min(1).nullable() }),
     worker: z.strictObject({ hubUrl: z.url(), token: nullableString }),
   })
   .superRefine((c, ctx) => {
