@@ -1,0 +1,82 @@
+/**
+ * `npm run admin:create -- --username root --password 's3cret-pass'`: creates the admin, or promotes an
+ * existing user to admin. The password may come from ADMIN_PASSWORD instead, keeping it out of the
+ * shell history and process list. Applies pending migrations first, like the hub does.
+ */
+import { parseArgs } from 'node:util';
+import { Password, Username } from '../src/modules/identity/identity.schemas.js';
+import { ConfigError, loadConfig } from '../src/platform/config.js';
+import { createLogger } from '../src/platform/logger.js';
+
+const USAGE = "usage: npm run admin:create -- --username <name> [--password <password>]\n  the password may be given as ADMIN_PASSWORD instead (8+ characters)";
+
+class UsageError extends Error {}
+
+function parse(argv: string[]): { username: string; password: string } {
+  let values;
+  try {
+    ({ values } = parseArgs({ args: argv, options: { username: { type: 'string' }, password: { type: 'string' }, help: { type: 'boolean', short: 'h' } }, strict: true, allowPositionals: false }));
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+  if (values.help) {
+    console.log(USAGE);
+    process.exit(0);
+  }
+  const problems: string[] = [];
+  const username = Username.safeParse(values.username ?? '');
+  if (!values.username) problems.push('--username is required');
+  else if (!username.success) problems.push(`--username: ${username.error.issues.map((i) => i.message).join('; ')}`);
+  const raw = values.password ?? process.env.ADMIN_PASSWORD;
+  const password = Password.safeParse(raw ?? '');
+  if (!raw) problems.push('--password or ADMIN_PASSWORD is required');
+  else if (!password.success) problems.push(`password: ${password.error.issues.map((i) => i.message).join('; ')}`);
+  if (problems.length) throw new UsageError(problems.join('\n'));
+  return { username: values.username!, password: raw! };
+}
+
+async function main(): Promise<number> {
+  let args;
+  try {
+    args = parse(process.argv.slice(2));
+  } catch (err) {
+    if (!(err instanceof UsageError)) throw err;
+    console.error(`${err.message}\n${USAGE}`);
+    return 2;
+  }
+  const config = loadConfig();
+  // Loaded after the arguments are checked, so a usage error answers without loading the ORM.
+  const { openDatabase } = await import('../src/bootstrap.js');
+  const { createIdentityService } = await import('../src/modules/identity/identity.service.js');
+  const { createTokenService } = await import('../src/modules/identity/tokens.js');
+  const logger = createLogger(config.log.level === 'silent' ? 'silent' : 'warn', 'admin-create');
+  const a = config.auth;
+  const tokens = createTokenService({
+    secret: a.jwtSecret,
+    issuer: a.issuer,
+    audience: a.audience,
+    accessTtlSeconds: a.accessTtlSeconds,
+    guestTtlSeconds: a.guestTtlSeconds,
+    workerTtlSeconds: a.workerTtlSeconds,
+    clockToleranceSeconds: a.clockToleranceSeconds,
+  });
+  const identity = createIdentityService({ tokens, refreshTtlSeconds: a.refreshTtlSeconds, logger });
+  const { orm, embedded } = await openDatabase(config, logger);
+  try {
+    const outcome = await identity.bootstrapAdmin(orm.em.fork(), args.username, args.password);
+    const note = outcome === 'created' ? 'created' : outcome === 'promoted' ? 'promoted to admin (password unchanged)' : 'already an admin (password unchanged)';
+    console.log(`admin '${args.username}': ${note}`);
+  } finally {
+    await orm.close();
+    await embedded?.stop();
+  }
+  return 0;
+}
+
+main().then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    console.error(err instanceof ConfigError ? err.message : `admin:create failed: ${(err as Error).message}`);
+    process.exit(1);
+  },
+);
