@@ -137,7 +137,15 @@ export function createIdentityService(deps: IdentityDeps) {
       }
       const user = await em.findOne(User, { id: row.userId });
       if (!user) throw new UnauthorizedError('Account no longer exists', 'refresh_invalid');
-      return issuePair(em, user, row.familyId);
+      const pair = await issuePair(em, user, row.familyId);
+      // A racing reuse of the same token may have revoked the family before our new row existed; any
+      // revoked row means the family is dead, so the new token must not outlive it.
+      const revoked = await em.count(RefreshToken, { familyId: row.familyId, revokedAt: { $ne: null } });
+      if (revoked > 0) {
+        await em.nativeUpdate(RefreshToken, { familyId: row.familyId, revokedAt: null }, { revokedAt: new Date() });
+        throw new UnauthorizedError('Refresh token reuse detected; please sign in again', 'refresh_reused');
+      }
+      return pair;
     },
 
     async logout(em: EntityManager, refreshToken: string, actor: Actor | null): Promise<void> {

@@ -39,9 +39,12 @@ export class Router {
     return pathMatched ? 'method' : null;
   }
 
+  /** For the 405 Allow header: HEAD is listed wherever GET is, since `match` serves it. */
   allowedMethods(path: string): string[] {
     const parts = path.split('/').filter(Boolean);
-    return this.compiled.filter((c) => matchSegments(c.segments, parts)).map((c) => c.route.method);
+    const methods = new Set(this.compiled.filter((c) => matchSegments(c.segments, parts)).map((c) => c.route.method as string));
+    if (methods.has('GET')) methods.add('HEAD');
+    return [...methods];
   }
 }
 

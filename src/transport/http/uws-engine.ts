@@ -111,7 +111,12 @@ class UwsSink implements ResponseSink {
     res.cork(() => {
       this.writeHead(reply);
       if (headOnly || reply.status === 204 || reply.status === 304) {
-        res.endWithoutBody(headOnly ? (reply.length ?? byteLength(body)) : undefined);
+        // endWithoutBody(n) leaves uWS expecting n more bytes, which kills the next request on a
+        // keep-alive connection, and endWithoutBody(undefined) reports a length of 2^63: so the HEAD
+        // length goes in as a plain header and 204/304 get none.
+        const length = headOnly && reply.status !== 204 && reply.status !== 304 ? (reply.length ?? byteLength(body)) : undefined;
+        if (length !== undefined) res.writeHeader('content-length', String(length));
+        res.endWithoutBody();
       } else {
         res.end(body as string | Buffer | undefined ?? '');
       }
@@ -181,7 +186,9 @@ class UwsSink implements ResponseSink {
   }
 }
 
-function byteLength(body: unknown): number {
+/** Byte length of an in-memory body; undefined for a stream of unknown length. */
+function byteLength(body: unknown): number | undefined {
   if (typeof body === 'string') return Buffer.byteLength(body);
-  return Buffer.isBuffer(body) ? body.length : 0;
+  if (Buffer.isBuffer(body)) return body.length;
+  return body === undefined ? 0 : undefined;
 }
