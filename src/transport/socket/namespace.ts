@@ -101,10 +101,11 @@ export function mountNamespace(spec: NamespaceSpec, deps: NamespaceDeps): Namesp
     const log = deps.logger.child({ nsp: spec.name, sid: socket.id, actor: actorKey(actor) });
     gauge.inc();
     void socket.join(actorKey(actor));
-    let expiry = armExpiry(socket, actor);
+    const expiry = expiryTimer(socket);
+    expiry.arm(actor);
     socket.on('disconnect', () => {
       gauge.dec();
-      clearTimeout(expiry);
+      expiry.clear();
     });
 
     const refresh = socketEvent({
@@ -115,8 +116,7 @@ export function mountNamespace(spec: NamespaceSpec, deps: NamespaceDeps): Namesp
         const next = await deps.authenticate(token);
         if (actorKey(next) !== actorKey(socket.data.actor as Actor)) throw new AppError(403, 'identity_mismatch', 'the new token belongs to someone else');
         socket.data.actor = next;
-        clearTimeout(expiry);
-        expiry = armExpiry(socket, next);
+        expiry.arm(next);
         return { expiresAt: next.expiresAt };
       },
     });
@@ -156,11 +156,27 @@ export function mountNamespace(spec: NamespaceSpec, deps: NamespaceDeps): Namesp
   return nsp;
 }
 
-function armExpiry(socket: Socket, actor: Actor): NodeJS.Timeout {
-  const wait = actor.expiresAt * 1000 - Date.now();
-  if (wait > MAX_TIMER_MS) return setTimeout(() => (socket.data.expiry = armExpiry(socket, actor)), MAX_TIMER_MS);
-  return setTimeout(() => {
-    socket.emit('auth:expired', { reason: 'token_expired', message: 'token expired without auth:refresh' });
-    socket.disconnect(true);
-  }, Math.max(0, wait));
+/**
+ * One expiry timer per socket. Expiry disconnects only this namespace's socket: `disconnect(true)` would
+ * close the whole connection and with it sibling namespaces that refreshed their own tokens.
+ */
+function expiryTimer(socket: Socket): { arm(actor: Actor): void; clear(): void } {
+  let timer: NodeJS.Timeout | undefined;
+  const clear = () => clearTimeout(timer);
+  const arm = (actor: Actor) => {
+    clear();
+    // A refresh that resolves after the socket left must not leave a timer holding it.
+    if (socket.disconnected) return;
+    const wait = actor.expiresAt * 1000 - Date.now();
+    // Long-lived (worker) tokens re-arm in steps; the handle is kept so `clear` always stops the live one.
+    if (wait > MAX_TIMER_MS) {
+      timer = setTimeout(() => arm(actor), MAX_TIMER_MS);
+      return;
+    }
+    timer = setTimeout(() => {
+      socket.emit('auth:expired', { reason: 'token_expired', message: 'token expired without auth:refresh' });
+      socket.disconnect();
+    }, Math.max(0, wait));
+  };
+  return { arm, clear };
 }
