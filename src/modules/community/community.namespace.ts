@@ -1,0 +1,46 @@
+import { AppError } from '../../platform/errors.js';
+import { socketEvent, type PushSpec, type SocketEventSpec } from '../../transport/socket/namespace.js';
+import { ImageLikesPush, ImageWatchAck, ImageWatchPayload } from './community.schemas.js';
+import type { CommunityService } from './community.service.js';
+
+/** Room on `/` whose members get `image:likes` for one image; with the Redis adapter it spans nodes. */
+export function imageRoom(imageId: number): string {
+  return `image:${imageId}`;
+}
+
+/** Bounds the rooms one socket can hold open (each is a Redis adapter subscription entry). */
+export const MAX_WATCHED_IMAGES = 200;
+
+/** Events the community domain adds to the root namespace `/`. */
+export function communityRootEvents(community: CommunityService): { events: SocketEventSpec[]; pushes: PushSpec[] } {
+  return {
+    events: [
+      socketEvent({
+        event: 'image:watch',
+        summary: 'Watch an active image; acks its current like_count, then pushes image:likes on every change',
+        schema: ImageWatchPayload,
+        reply: ImageWatchAck,
+        handler: async ({ imageId }, { socket, em }) => {
+          const room = imageRoom(imageId);
+          const watching = [...socket.rooms].filter((r) => r.startsWith('image:')).length;
+          if (!socket.rooms.has(room) && watching >= MAX_WATCHED_IMAGES) {
+            throw new AppError(429, 'too_many_watches', `a socket may watch at most ${MAX_WATCHED_IMAGES} images`);
+          }
+          const likeCount = await community.likeCount(em, imageId);
+          await socket.join(room);
+          return { imageId, like_count: likeCount };
+        },
+      }),
+      socketEvent({
+        event: 'image:unwatch',
+        summary: 'Stop watching an image (not an error if it was not watched)',
+        schema: ImageWatchPayload,
+        handler: async ({ imageId }, { socket }) => {
+          await socket.leave(imageRoom(imageId));
+          return { imageId };
+        },
+      }),
+    ],
+    pushes: [{ event: 'image:likes', summary: 'A watched image was liked or unliked: its new like_count', schema: ImageLikesPush }],
+  };
+}
