@@ -1,10 +1,18 @@
 import { createAdapter } from '@socket.io/redis-adapter';
 import { Server as IoServer } from 'socket.io';
+import { communityRootEvents, imageRoom } from './modules/community/community.namespace.js';
+import { communityRoutes } from './modules/community/community.routes.js';
+import { createCommunityService } from './modules/community/community.service.js';
 import { createExternalVerifier } from './modules/identity/external-issuer.js';
 import { identityRoutes } from './modules/identity/identity.routes.js';
 import { createIdentityService } from './modules/identity/identity.service.js';
 import { createTokenService } from './modules/identity/tokens.js';
 import { rootNamespace } from './modules/identity/root.namespace.js';
+import { mediaRoutes } from './modules/media/media.routes.js';
+import { createMediaService, mediaPaths } from './modules/media/media.service.js';
+import { LocalStorage } from './modules/media/storage.js';
+import { photosRoutes } from './modules/photos/photos.routes.js';
+import { docsRoutes } from './modules/ops/docs.routes.js';
 import { opsRoutes } from './modules/ops/ops.routes.js';
 import type { Config } from './platform/config.js';
 import type { Orm } from './platform/db/orm.js';
@@ -57,6 +65,8 @@ export async function createApp(deps: AppDeps) {
   );
   const identity = createIdentityService({ tokens, refreshTtlSeconds: config.auth.refreshTtlSeconds, logger });
   const authenticate = (token: string) => identity.authenticate(orm.em.fork(), token);
+  const mediaDir = mediaPaths(config);
+  const media = createMediaService({ storage: new LocalStorage(mediaDir.root), tmpDir: mediaDir.tmpDir, limits: config.uploads, logger });
 
   let draining = false;
   let inFlight = 0;
@@ -84,17 +94,31 @@ export async function createApp(deps: AppDeps) {
   });
   engine.attachSockets(io);
   const notifier = createNotifier(io);
+  const community = createCommunityService({
+    urlFor: (sha256, variant) => media.urlFor(sha256, variant),
+    onLikesChanged: (imageId, likeCount) => notifier.toRoom('/', imageRoom(imageId), 'image:likes', { imageId, like_count: likeCount }),
+  });
 
   router.add(
     ...opsRoutes({ orm, redis, metrics, engine: () => engine.kind, isDraining: () => draining }),
     ...identityRoutes(identity, config),
+    ...mediaRoutes(media, config),
+    ...photosRoutes(media),
+    ...communityRoutes(community, media, config),
   );
 
-  const namespaces: NamespaceSpec[] = [rootNamespace()];
+  const root = rootNamespace();
+  const communityRoot = communityRootEvents(community);
+  root.events.push(...communityRoot.events);
+  root.pushes.push(...communityRoot.pushes);
+  const namespaces: NamespaceSpec[] = [root];
   const nsDeps = { io, orm, authenticate, metrics, logger, eventLimit: () => config.rateLimits.socketEvents };
   for (const spec of namespaces) mountNamespace(spec, nsDeps);
+  // Documents are generated from router.routes and namespaces on first request, so later additions show up.
+  router.add(...docsRoutes({ router, namespaces }));
 
   let port = 0;
+  let closing: Promise<void> | null = null;
   return {
     config,
     engine,
@@ -102,6 +126,8 @@ export async function createApp(deps: AppDeps) {
     router,
     namespaces,
     identity,
+    media,
+    community,
     tokens,
     notifier,
     metrics,
@@ -115,17 +141,20 @@ export async function createApp(deps: AppDeps) {
       return port;
     },
     /** Graceful stop: refuse new work, ask sockets to reconnect elsewhere, drain requests, close. */
-    async close(): Promise<void> {
-      if (draining) return;
-      draining = true;
-      engine.stopListening();
-      for (const spec of namespaces) io.of(spec.name).local.emit('server:shutdown', { reconnect: true, reason: 'node shutting down' });
-      // Closing the transports (not `disconnect()`) lets clients auto-reconnect to another node.
-      setImmediate(() => io.engine.close());
-      const deadline = Date.now() + config.server.shutdownGraceMs;
-      while (inFlight > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
-      await new Promise<void>((resolve) => io.close(() => resolve()));
-      engine.closeAll();
+    close(): Promise<void> {
+      // Later callers (a second signal, bootstrap's stop) wait for the same drain instead of returning early.
+      closing ??= (async () => {
+        draining = true;
+        engine.stopListening();
+        for (const spec of namespaces) io.of(spec.name).local.emit('server:shutdown', { reconnect: true, reason: 'node shutting down' });
+        // Closing the transports (not `disconnect()`) lets clients auto-reconnect to another node.
+        setImmediate(() => io.engine.close());
+        const deadline = Date.now() + config.server.shutdownGraceMs;
+        while (inFlight > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+        await new Promise<void>((resolve) => io.close(() => resolve()));
+        engine.closeAll();
+      })();
+      return closing;
     },
   };
 }

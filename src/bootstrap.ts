@@ -13,13 +13,13 @@ export interface RunningHub {
   stop(): Promise<void>;
 }
 
-export async function openDatabase(config: Config, logger: Logger): Promise<{ orm: Orm; embedded: EmbeddedDb | null }> {
+export async function openDatabase(config: Config, logger: Logger): Promise<{ orm: Orm; embedded: EmbeddedDb | null; applied: string[] }> {
   const embedded = config.db.url ? null : await startEmbeddedPostgres(config.dataDir, config.db.embeddedPort, logger);
   const url = config.db.url ?? embedded!.url;
   const orm = await createOrm({ url, poolMax: config.db.poolMax, debug: config.db.debug, entities, migrations, logger });
   const applied = await migrate(orm);
   if (applied.length) logger.info({ applied }, 'migrations applied');
-  return { orm, embedded };
+  return { orm, embedded, applied };
 }
 
 /** Composition root shared by `npm start`, `npm run hub` and the tests: database, Redis, app, listen. */

@@ -23,9 +23,18 @@ const WEBP_QUALITY = 82;
  */
 const FAIL_ON = 'error' as const;
 
+// libvips' operation cache only helps when the same file is processed repeatedly; uploads are
+// one-shot, so it would just hold up to 50 MB of decoded pixels per process.
+sharp.cache(false);
+
 export interface ProbeOptions {
   allowedFormats: readonly ImageFormat[];
   maxPixels: number;
+  /**
+   * Step 3 below (default true). Callers that run makeVariants next may skip it: the variants
+   * decode every pixel with the same failOn, so a corrupt file fails there, and it saves a decode.
+   */
+  fullDecode?: boolean;
 }
 
 export interface ImageProbe {
@@ -98,6 +107,7 @@ export async function probeImage(path: string, opts: ProbeOptions): Promise<Imag
     );
   }
 
+  if (opts.fullDecode === false) return { format, width, height, ...(meta.orientation ? { orientation: meta.orientation } : {}) };
   try {
     await sharp(path, { limitInputPixels: opts.maxPixels, failOn: FAIL_ON }).stats();
   } catch (err) {
@@ -123,16 +133,16 @@ export async function makeVariants(
   const oriented = () =>
     sharp(path, { limitInputPixels: opts.maxPixels ?? DEFAULT_MAX_PIXELS, failOn: FAIL_ON }).rotate();
   try {
-    const [thumb, webp] = await Promise.all([
-      oriented()
-        .resize(THUMB_SIZE, THUMB_SIZE, { fit: 'inside', withoutEnlargement: true })
-        .webp({ quality: THUMB_QUALITY })
-        .toBuffer(),
-      oriented()
-        .resize(MAX_WEBP_EDGE, MAX_WEBP_EDGE, { fit: 'inside', withoutEnlargement: true })
-        .webp({ quality: WEBP_QUALITY })
-        .toBuffer(),
-    ]);
+    // One after the other: the full-size WebP encode holds the whole bitmap, and two of them per
+    // upload would double the peak memory of every concurrent upload.
+    const thumb = await oriented()
+      .resize(THUMB_SIZE, THUMB_SIZE, { fit: 'inside', withoutEnlargement: true })
+      .webp({ quality: THUMB_QUALITY })
+      .toBuffer();
+    const webp = await oriented()
+      .resize(MAX_WEBP_EDGE, MAX_WEBP_EDGE, { fit: 'inside', withoutEnlargement: true })
+      .webp({ quality: WEBP_QUALITY })
+      .toBuffer();
     return { thumb, webp };
   } catch (err) {
     throw corruptImage(err);

@@ -69,6 +69,10 @@ function bodyStream(res: HttpResponse, sink: UwsSink, headers: Record<string, st
     },
   });
   sink.onAborted(() => body.destroy(new Error('client aborted the request')));
+  // Routes without a body never listen for errors; without this, any client that disconnects
+  // mid-request (load balancers, autocannon) would crash the process with an unhandled 'error'.
+  // Consumers that read the body attach their own listener and still see the abort.
+  body.on('error', (err) => void err);
   const hasBody = (headers['content-length'] !== undefined && headers['content-length'] !== '0') || headers['transfer-encoding'] !== undefined;
   if (!hasBody) {
     body.push(null);

@@ -1,0 +1,188 @@
+import { availableParallelism } from 'node:os';
+import { join, resolve } from 'node:path';
+import type { EntityManager } from '../../platform/db/orm.js';
+import type { Logger } from '../../platform/logger.js';
+import { makeVariants, probeImage, type ImageFormat } from './image.pipeline.js';
+import { Media, type MediaEntity } from './media.entity.js';
+import { originalKey, variantKey, type ByteRange, type StorageDriver, type VariantName } from './storage.js';
+import { removeQuietly, streamToTempFile } from './temp-file.js';
+
+export type MediaVariant = 'original' | VariantName;
+export const MEDIA_VARIANTS = ['original', 'thumb', 'webp'] as const satisfies readonly MediaVariant[];
+
+export interface StoredMedia {
+  sha256: string;
+  format: ImageFormat;
+  width: number;
+  height: number;
+  size: number;
+  /** false when this exact content was already stored (dedupe). */
+  created: boolean;
+}
+
+export type MediaInfo = Pick<MediaEntity, 'sha256' | 'format' | 'width' | 'height' | 'size'>;
+
+/** Rows kept in memory for serving; ~150 bytes each. */
+const ROW_CACHE_SIZE = 10_000;
+
+export interface MediaBlob {
+  size: number;
+  contentType: string;
+  open(range?: ByteRange): NodeJS.ReadableStream;
+}
+
+export interface MediaService {
+  /**
+   * Stream → temp file (sha256 while streaming, size limit) → decode-validate with sharp →
+   * content-addressed original (one file per distinct content) → thumb/webp variants made once →
+   * `media` row. The temp file is removed on every path. Errors are AppErrors (413 too large or too
+   * many pixels, 415 not an image / format not allowed / corrupt).
+   *
+   * @example
+   * const stored = await media.ingest(em, fileStream);
+   * const url = media.urlFor(stored.sha256, 'thumb');
+   */
+  ingest(em: EntityManager, file: NodeJS.ReadableStream): Promise<StoredMedia>;
+  /** The URL path clients use: `/api/v1/media/<sha256>`, with `?variant=` for thumb/webp. */
+  urlFor(sha256: string, variant?: MediaVariant): string;
+  /** The stored row, or null. Rows are immutable, so they are cached in memory (LRU). */
+  find(em: EntityManager, sha256: string): Promise<MediaInfo | null>;
+  /** A servable blob for a known row, or null if storage lost it. */
+  blob(row: MediaInfo, variant: MediaVariant): Promise<MediaBlob | null>;
+  /**
+   * Undoes an ingest that a failed request no longer needs. Only content this ingest created is
+   * removed, and only while nothing references it (a foreign key from another table blocks it).
+   */
+  discard(em: EntityManager, stored: StoredMedia): Promise<void>;
+}
+
+export interface MediaServiceDeps {
+  storage: StorageDriver;
+  /** Temp files live here; keep it on the storage filesystem so the final move is a rename. */
+  tmpDir: string;
+  limits: { maxFileBytes: number; maxPixels: number; allowedFormats: readonly ImageFormat[] };
+  logger: Logger;
+  /** Images decoded at once; bounds memory under concurrent uploads. Default: CPU count. */
+  decodeConcurrency?: number;
+}
+
+const CONTENT_TYPES: Record<ImageFormat, string> = { jpeg: 'image/jpeg', png: 'image/png', gif: 'image/gif', webp: 'image/webp' };
+
+export function createMediaService(deps: MediaServiceDeps): MediaService {
+  const { storage, limits, logger } = deps;
+  const gate = semaphore(deps.decodeConcurrency ?? availableParallelism());
+  // Serving hits one hash over and over; a row never changes, so the database is asked once.
+  // (A row removed by discard on another node only leaves a stale entry; blob() then finds no file.)
+  const rows = new Map<string, MediaInfo>();
+  const remember = (info: MediaInfo): MediaInfo => {
+    rows.delete(info.sha256);
+    rows.set(info.sha256, info);
+    if (rows.size > ROW_CACHE_SIZE) rows.delete(rows.keys().next().value!);
+    return info;
+  };
+
+  async function storeVariants(path: string, sha256: string): Promise<void> {
+    const [hasThumb, hasWebp] = await Promise.all([storage.has(variantKey(sha256, 'thumb')), storage.has(variantKey(sha256, 'webp'))]);
+    // Leftovers of an earlier crash: the variants exist, but this upload still has to be validated.
+    if (hasThumb && hasWebp) {
+      await probeImage(path, { allowedFormats: limits.allowedFormats, maxPixels: limits.maxPixels });
+      return;
+    }
+    const variants = await makeVariants(path, { maxPixels: limits.maxPixels });
+    await Promise.all([storage.putBuffer(variantKey(sha256, 'thumb'), variants.thumb), storage.putBuffer(variantKey(sha256, 'webp'), variants.webp)]);
+  }
+
+  return {
+    async ingest(em, file) {
+      const tmp = await streamToTempFile(file, { dir: deps.tmpDir, maxBytes: limits.maxFileBytes });
+      try {
+        // Identical bytes were decode-validated when first stored: a re-upload needs no decoding.
+        const known = await em.findOne(Media, { sha256: tmp.sha256 });
+        if (known && (await storage.has(originalKey(tmp.sha256)))) {
+          return { sha256: tmp.sha256, format: known.format, width: known.width, height: known.height, size: known.size, created: false };
+        }
+        return await gate(async () => {
+          // Header checks (format, pixel bomb) here; the full decode happens in storeVariants.
+          const probe = await probeImage(tmp.path, { allowedFormats: limits.allowedFormats, maxPixels: limits.maxPixels, fullDecode: false });
+          const dims = { format: probe.format, width: probe.width, height: probe.height, size: tmp.size };
+          // Files before the row: a row always means the blob and both variants are servable.
+          await storeVariants(tmp.path, tmp.sha256);
+          await storage.putFile(tmp.path, originalKey(tmp.sha256));
+          const rows = await em.getConnection().execute<{ sha256: string }[]>(
+            `insert into media (sha256, format, width, height, size, created_at) values (?, ?, ?, ?, ?, now())
+             on conflict (sha256) do nothing returning sha256`,
+            [tmp.sha256, dims.format, dims.width, dims.height, dims.size],
+          );
+          return { sha256: tmp.sha256, ...dims, created: rows.length === 1 };
+        });
+      } finally {
+        // After putFile the temp path is gone already; on every other path this is the cleanup.
+        await removeQuietly(tmp.path);
+      }
+    },
+
+    urlFor(sha256, variant = 'original') {
+      const base = `/api/v1/media/${sha256}`;
+      return variant === 'original' ? base : `${base}?variant=${variant}`;
+    },
+
+    async find(em, sha256) {
+      const cached = rows.get(sha256);
+      if (cached) return remember(cached);
+      const row = await em.findOne(Media, { sha256 });
+      return row ? remember({ sha256: row.sha256, format: row.format, width: row.width, height: row.height, size: row.size }) : null;
+    },
+
+    async blob(row, variant) {
+      const key = variant === 'original' ? originalKey(row.sha256) : variantKey(row.sha256, variant);
+      const info = await storage.stat(key);
+      if (!info) {
+        logger.error({ sha256: row.sha256, variant }, 'media row without its blob');
+        return null;
+      }
+      return {
+        size: info.size,
+        contentType: variant === 'original' ? CONTENT_TYPES[row.format] : 'image/webp',
+        open: (range) => storage.createReadStream(key, range),
+      };
+    },
+
+    async discard(em, stored) {
+      if (!stored.created) return;
+      rows.delete(stored.sha256);
+      try {
+        const gone = await em.getConnection().execute<{ sha256: string }[]>('delete from media where sha256 = ? returning sha256', [stored.sha256]);
+        if (gone.length === 0) return;
+      } catch (err) {
+        // A foreign key violation means someone else references it now: it stays.
+        logger.debug({ err, sha256: stored.sha256 }, 'media kept on discard');
+        return;
+      }
+      await Promise.all([storage.remove(originalKey(stored.sha256)), storage.remove(variantKey(stored.sha256, 'thumb')), storage.remove(variantKey(stored.sha256, 'webp'))]);
+    },
+  };
+}
+
+/** A tiny counting semaphore: at most `max` tasks inside at once, the rest wait in order. */
+function semaphore(max: number): <T>(task: () => Promise<T>) => Promise<T> {
+  let active = 0;
+  const waiting: (() => void)[] = [];
+  return async (task) => {
+    // A finishing task hands its slot straight to the next waiter, so newcomers cannot jump in.
+    if (active >= max) await new Promise<void>((resolve) => waiting.push(resolve));
+    else active++;
+    try {
+      return await task();
+    } finally {
+      const next = waiting.shift();
+      if (next) next();
+      else active--;
+    }
+  };
+}
+
+/** Where media lives: `media.dir`, else `<dataDir>/media`; temp files under it so moves are renames. */
+export function mediaPaths(config: { dataDir: string; media: { dir: string | null } }): { root: string; tmpDir: string } {
+  const root = resolve(config.media.dir ?? join(config.dataDir, 'media'));
+  return { root, tmpDir: join(root, 'tmp') };
+}

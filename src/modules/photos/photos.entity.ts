@@ -1,0 +1,28 @@
+import { defineEntity, p } from '@mikro-orm/postgresql';
+
+export const PHOTO_STATUSES = ['queued', 'processing', 'completed', 'failed'] as const;
+export const PHOTO_KINDS = ['upscale', 'bestcut'] as const;
+export type PhotoStatus = (typeof PHOTO_STATUSES)[number];
+export type PhotoKind = (typeof PHOTO_KINDS)[number];
+
+/** A user's photo (seed 001): the uploaded original and, once a job finishes, its processed result. */
+export const Photo = defineEntity({
+  name: 'Photo',
+  tableName: 'photos',
+  properties: {
+    id: p.uuid().primary(),
+    ownerId: p.integer(),
+    kind: p.enum(PHOTO_KINDS),
+    status: p.enum(PHOTO_STATUSES).default('queued'),
+    originalSha256: p.string().length(64),
+    processedSha256: p.string().length(64).nullable(),
+    lat: p.float().nullable(),
+    lng: p.float().nullable(),
+    error: p.text().nullable(),
+    createdAt: p.datetime().onCreate(() => new Date()),
+    updatedAt: p.datetime().onCreate(() => new Date()).onUpdate(() => new Date()),
+  },
+});
+
+export type PhotoEntity = InstanceType<typeof Photo.class>;
+export const photoEntities = [Photo];
