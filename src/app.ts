@@ -151,6 +151,7 @@ export async function createApp(deps: AppDeps) {
         setImmediate(() => io.engine.close());
         const deadline = Date.now() + config.server.shutdownGraceMs;
         while (inFlight > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+        await media.idle();
         await new Promise<void>((resolve) => io.close(() => resolve()));
         engine.closeAll();
       })();

@@ -53,6 +53,25 @@ describe.each(['uws', 'node'] as const)('media serving on %s', (engine) => {
     await rm(root, { recursive: true, force: true });
   });
 
+  it('makes variants off the upload path and remakes lost ones on demand', async () => {
+    const { token } = await registerAndLogin(hub.url, `variants_${engine}`);
+    const fresh = await makeJpeg(640, 480);
+    const res = await upload(hub.url, '/api/v1/media', token, [{ name: 'file', filename: 'v.jpg', type: 'image/jpeg', data: fresh }]);
+    expect(res.status).toBe(201);
+    // Asked for straight away: the request waits for the background job instead of 404ing.
+    const thumb = await get(`${hub.url}${res.body.urls.thumb}`);
+    expect(thumb.status).toBe(200);
+    expect(thumb.headers.get('content-type')).toBe('image/webp');
+    await hub.app.media.idle();
+    const variantsDir = join(root, 'media', 'variants');
+    await rm(join(variantsDir, `${res.body.sha256}.webp`));
+    await rm(join(variantsDir, `${res.body.sha256}.thumb.webp`));
+    const webp = await get(`${hub.url}${res.body.urls.webp}`);
+    expect(webp.status).toBe(200);
+    expect(webp.bytes.subarray(8, 12).toString('latin1')).toBe('WEBP');
+    expect((await get(`${hub.url}${res.body.urls.thumb}`)).status).toBe(200);
+  });
+
   it('serves the original with type, length, strong ETag and immutable caching', async () => {
     const res = await get(url);
     expect(res.status).toBe(200);

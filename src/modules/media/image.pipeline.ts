@@ -125,7 +125,7 @@ export async function probeImage(path: string, opts: ProbeOptions): Promise<Imag
  * const { thumb, webp } = await makeVariants(tmp.path, { maxPixels: cfg.uploads.maxPixels });
  */
 export async function makeVariants(
-  path: string,
+  path: string | Buffer,
   opts: { maxPixels?: number } = {},
 ): Promise<ImageVariants> {
   // rotate() bakes EXIF orientation into the pixels; that matters because the output keeps no

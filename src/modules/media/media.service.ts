@@ -54,6 +54,8 @@ export interface MediaService {
    * removed, and only while nothing references it (a foreign key from another table blocks it).
    */
   discard(em: EntityManager, stored: StoredMedia): Promise<void>;
+  /** Resolves when no variants are being made (shutdown, tests). */
+  idle(): Promise<void>;
 }
 
 export interface MediaServiceDeps {
@@ -81,15 +83,27 @@ export function createMediaService(deps: MediaServiceDeps): MediaService {
     return info;
   };
 
-  async function storeVariants(path: string, sha256: string): Promise<void> {
+  // Variants are made off the request path, once per content and node (single flight); a request for a
+  // variant that is not there yet waits for it, so a crash between the row and the variants heals itself.
+  const making = new Map<string, Promise<void>>();
+
+  async function makeAndStoreVariants(sha256: string): Promise<void> {
     const [hasThumb, hasWebp] = await Promise.all([storage.has(variantKey(sha256, 'thumb')), storage.has(variantKey(sha256, 'webp'))]);
-    // Leftovers of an earlier crash: the variants exist, but this upload still has to be validated.
-    if (hasThumb && hasWebp) {
-      await probeImage(path, { allowedFormats: limits.allowedFormats, maxPixels: limits.maxPixels });
-      return;
+    if (hasThumb && hasWebp) return;
+    await gate(async () => {
+      const original = await readAll(storage.createReadStream(originalKey(sha256)));
+      const variants = await makeVariants(original, { maxPixels: limits.maxPixels });
+      await Promise.all([storage.putBuffer(variantKey(sha256, 'thumb'), variants.thumb), storage.putBuffer(variantKey(sha256, 'webp'), variants.webp)]);
+    });
+  }
+
+  function ensureVariants(sha256: string): Promise<void> {
+    let pending = making.get(sha256);
+    if (!pending) {
+      pending = makeAndStoreVariants(sha256).finally(() => making.delete(sha256));
+      making.set(sha256, pending);
     }
-    const variants = await makeVariants(path, { maxPixels: limits.maxPixels });
-    await Promise.all([storage.putBuffer(variantKey(sha256, 'thumb'), variants.thumb), storage.putBuffer(variantKey(sha256, 'webp'), variants.webp)]);
+    return pending;
   }
 
   return {
@@ -101,12 +115,11 @@ export function createMediaService(deps: MediaServiceDeps): MediaService {
         if (known && (await storage.has(originalKey(tmp.sha256)))) {
           return { sha256: tmp.sha256, format: known.format, width: known.width, height: known.height, size: known.size, created: false };
         }
-        return await gate(async () => {
-          // Header checks (format, pixel bomb) here; the full decode happens in storeVariants.
-          const probe = await probeImage(tmp.path, { allowedFormats: limits.allowedFormats, maxPixels: limits.maxPixels, fullDecode: false });
+        const stored = await gate(async () => {
+          // Header checks (format, pixel bomb) first, then a full decode so truncated files are refused.
+          const probe = await probeImage(tmp.path, { allowedFormats: limits.allowedFormats, maxPixels: limits.maxPixels });
           const dims = { format: probe.format, width: probe.width, height: probe.height, size: tmp.size };
-          // Files before the row: a row always means the blob and both variants are servable.
-          await storeVariants(tmp.path, tmp.sha256);
+          // The blob before the row: a row always means the original is servable.
           await storage.putFile(tmp.path, originalKey(tmp.sha256));
           const rows = await em.getConnection().execute<{ sha256: string }[]>(
             `insert into media (sha256, format, width, height, size, created_at) values (?, ?, ?, ?, ?, now())
@@ -115,6 +128,8 @@ export function createMediaService(deps: MediaServiceDeps): MediaService {
           );
           return { sha256: tmp.sha256, ...dims, created: rows.length === 1 };
         });
+        ensureVariants(stored.sha256).catch((err: unknown) => logger.error({ err, sha256: stored.sha256 }, 'making variants failed'));
+        return stored;
       } finally {
         // After putFile the temp path is gone already; on every other path this is the cleanup.
         await removeQuietly(tmp.path);
@@ -135,7 +150,11 @@ export function createMediaService(deps: MediaServiceDeps): MediaService {
 
     async blob(row, variant) {
       const key = variant === 'original' ? originalKey(row.sha256) : variantKey(row.sha256, variant);
-      const info = await storage.stat(key);
+      let info = await storage.stat(key);
+      if (!info && variant !== 'original' && (await storage.has(originalKey(row.sha256)))) {
+        await ensureVariants(row.sha256);
+        info = await storage.stat(key);
+      }
       if (!info) {
         logger.error({ sha256: row.sha256, variant }, 'media row without its blob');
         return null;
@@ -150,6 +169,7 @@ export function createMediaService(deps: MediaServiceDeps): MediaService {
     async discard(em, stored) {
       if (!stored.created) return;
       rows.delete(stored.sha256);
+      await settled(making.get(stored.sha256));
       try {
         const gone = await em.getConnection().execute<{ sha256: string }[]>('delete from media where sha256 = ? returning sha256', [stored.sha256]);
         if (gone.length === 0) return;
@@ -160,7 +180,25 @@ export function createMediaService(deps: MediaServiceDeps): MediaService {
       }
       await Promise.all([storage.remove(originalKey(stored.sha256)), storage.remove(variantKey(stored.sha256, 'thumb')), storage.remove(variantKey(stored.sha256, 'webp'))]);
     },
+
+    async idle() {
+      while (making.size > 0) await Promise.all([...making.values()].map(settled));
+    },
   };
+}
+
+/** Waits for a promise without caring how it ended (its own handler logs failures). */
+async function settled(p: Promise<unknown> | undefined): Promise<void> {
+  await p?.then(
+    () => undefined,
+    () => undefined,
+  );
+}
+
+async function readAll(stream: NodeJS.ReadableStream): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of stream) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks);
 }
 
 /** A tiny counting semaphore: at most `max` tasks inside at once, the rest wait in order. */
