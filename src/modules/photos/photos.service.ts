@@ -1,11 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import type { EntityManager } from '../../platform/db/orm.js';
-import { BadRequestError, ConflictError, NotFoundError } from '../../platform/errors.js';
+import { ConflictError, NotFoundError } from '../../platform/errors.js';
 import { parseWith } from '../../platform/validation.js';
 import type { UserActor } from '../identity/actor.js';
 import { Media } from '../media/media.entity.js';
 import type { MediaService } from '../media/media.service.js';
 import { Photo, type PhotoEntity } from './photos.entity.js';
+import { cursorCodec } from '../../platform/cursor.js';
 import { CreatePhotoInput, PhotoCursor, PhotoStatusUpdate, type PhotoDto } from './photos.schemas.js';
 
 /**
@@ -94,18 +95,12 @@ export function toPhotoDto(photo: PhotoEntity, media: MediaService): PhotoDto {
 }
 
 // Opaque to clients; validated on the way back in, so a forged or garbled cursor is a clean 400.
+const cursors = cursorCodec(PhotoCursor);
+
 function encodeCursor(photo: PhotoEntity): string {
-  return Buffer.from(JSON.stringify({ t: photo.createdAt.toISOString(), id: photo.id })).toString('base64url');
+  return cursors.encode({ t: photo.createdAt.toISOString(), id: photo.id });
 }
 
-function decodeCursor(cursor: string): { t: string; id: string } {
-  let raw: unknown;
-  try {
-    raw = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
-  } catch (err) {
-    throw new BadRequestError('The cursor is not one this server issued', 'invalid_cursor', { cause: err });
-  }
-  const parsed = PhotoCursor.safeParse(raw);
-  if (!parsed.success) throw new BadRequestError('The cursor is not one this server issued', 'invalid_cursor');
-  return parsed.data;
+function decodeCursor(raw: string): { t: string; id: string } {
+  return cursors.decode(raw);
 }
