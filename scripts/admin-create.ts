@@ -3,26 +3,15 @@
  * existing user to admin. The password may come from ADMIN_PASSWORD instead, keeping it out of the
  * shell history and process list. Applies pending migrations first, like the hub does.
  */
-import { parseArgs } from 'node:util';
 import { Password, Username } from '../src/modules/identity/identity.schemas.js';
-import { ConfigError, loadConfig } from '../src/platform/config.js';
+import { loadConfig } from '../src/platform/config.js';
 import { createLogger } from '../src/platform/logger.js';
+import { UsageError, parseFlags, runCli } from './cli.js';
 
 const USAGE = "usage: npm run admin:create -- --username <name> [--password <password>]\n  the password may be given as ADMIN_PASSWORD instead (8+ characters)";
 
-class UsageError extends Error {}
-
 function parse(argv: string[]): { username: string; password: string } {
-  let values;
-  try {
-    ({ values } = parseArgs({ args: argv, options: { username: { type: 'string' }, password: { type: 'string' }, help: { type: 'boolean', short: 'h' } }, strict: true, allowPositionals: false }));
-  } catch (err) {
-    throw new UsageError((err as Error).message);
-  }
-  if (values.help) {
-    console.log(USAGE);
-    process.exit(0);
-  }
+  const values = parseFlags(argv, { username: { type: 'string' }, password: { type: 'string' } }, USAGE);
   const problems: string[] = [];
   const username = Username.safeParse(values.username ?? '');
   if (!values.username) problems.push('--username is required');
@@ -35,32 +24,15 @@ function parse(argv: string[]): { username: string; password: string } {
   return { username: values.username!, password: raw! };
 }
 
-async function main(): Promise<number> {
-  let args;
-  try {
-    args = parse(process.argv.slice(2));
-  } catch (err) {
-    if (!(err instanceof UsageError)) throw err;
-    console.error(`${err.message}\n${USAGE}`);
-    return 2;
-  }
+runCli('admin:create', USAGE, async () => {
+  const args = parse(process.argv.slice(2));
   const config = loadConfig();
   // Loaded after the arguments are checked, so a usage error answers without loading the ORM.
   const { openDatabase } = await import('../src/bootstrap.js');
   const { createIdentityService } = await import('../src/modules/identity/identity.service.js');
-  const { createTokenService } = await import('../src/modules/identity/tokens.js');
+  const { tokenServiceFromConfig } = await import('../src/modules/identity/identity.factory.js');
   const logger = createLogger(config.log.level === 'silent' ? 'silent' : 'warn', 'admin-create');
-  const a = config.auth;
-  const tokens = createTokenService({
-    secret: a.jwtSecret,
-    issuer: a.issuer,
-    audience: a.audience,
-    accessTtlSeconds: a.accessTtlSeconds,
-    guestTtlSeconds: a.guestTtlSeconds,
-    workerTtlSeconds: a.workerTtlSeconds,
-    clockToleranceSeconds: a.clockToleranceSeconds,
-  });
-  const identity = createIdentityService({ tokens, refreshTtlSeconds: a.refreshTtlSeconds, logger });
+  const identity = createIdentityService({ tokens: tokenServiceFromConfig(config), refreshTtlSeconds: config.auth.refreshTtlSeconds, logger });
   const { orm, embedded } = await openDatabase(config, logger);
   try {
     const outcome = await identity.bootstrapAdmin(orm.em.fork(), args.username, args.password);
@@ -71,12 +43,4 @@ async function main(): Promise<number> {
     await embedded?.stop();
   }
   return 0;
-}
-
-main().then(
-  (code) => process.exit(code),
-  (err: unknown) => {
-    console.error(err instanceof ConfigError ? err.message : `admin:create failed: ${(err as Error).message}`);
-    process.exit(1);
-  },
-);
+});

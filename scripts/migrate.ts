@@ -2,21 +2,19 @@
  * `npm run migrate`: applies every pending checked-in migration and exits. Uses DATABASE_URL, or the
  * embedded PostgreSQL under DATA_DIR when it is unset (started and stopped around the run).
  */
-import { ConfigError, loadConfig } from '../src/platform/config.js';
+import { loadConfig } from '../src/platform/config.js';
 import { createLogger } from '../src/platform/logger.js';
+import { UsageError, runCli } from './cli.js';
 
 const USAGE = 'usage: npm run migrate  (no arguments; set DATABASE_URL, or leave it unset for the embedded database)';
 
-async function main(): Promise<number> {
+runCli('migrate', USAGE, async () => {
   const args = process.argv.slice(2);
   if (args.includes('--help') || args.includes('-h')) {
     console.log(USAGE);
     return 0;
   }
-  if (args.length) {
-    console.error(`unexpected arguments: ${args.join(' ')}\n${USAGE}`);
-    return 2;
-  }
+  if (args.length) throw new UsageError(`unexpected arguments: ${args.join(' ')}`);
   const config = loadConfig();
   // Loaded after the arguments and configuration are checked, so those errors answer fast.
   const { openDatabase } = await import('../src/bootstrap.js');
@@ -31,12 +29,4 @@ async function main(): Promise<number> {
     await embedded?.stop();
   }
   return 0;
-}
-
-main().then(
-  (code) => process.exit(code),
-  (err: unknown) => {
-    console.error(err instanceof ConfigError ? err.message : `migrate failed: ${(err as Error).stack ?? String(err)}`);
-    process.exit(1);
-  },
-);
+});

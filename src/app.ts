@@ -3,10 +3,9 @@ import { Server as IoServer } from 'socket.io';
 import { communityRootEvents, imageRoom } from './modules/community/community.namespace.js';
 import { communityRoutes } from './modules/community/community.routes.js';
 import { createCommunityService } from './modules/community/community.service.js';
-import { createExternalVerifier } from './modules/identity/external-issuer.js';
 import { identityRoutes } from './modules/identity/identity.routes.js';
 import { createIdentityService } from './modules/identity/identity.service.js';
-import { createTokenService } from './modules/identity/tokens.js';
+import { tokenServiceFromConfig } from './modules/identity/identity.factory.js';
 import { rootNamespace } from './modules/identity/root.namespace.js';
 import { mediaRoutes } from './modules/media/media.routes.js';
 import { createMediaService, mediaPaths } from './modules/media/media.service.js';
@@ -40,29 +39,7 @@ export async function createApp(deps: AppDeps) {
   const { config, logger, orm, redis } = deps;
   const metrics = createMetrics();
   const rateLimiter = redis ? createRedisRateLimiter(redis.cmd, config.redis.keyPrefix) : createMemoryRateLimiter();
-  const ext = config.auth.external;
-  const external = ext.issuer
-    ? createExternalVerifier({
-        issuer: ext.issuer,
-        audience: ext.audience!,
-        algorithms: ext.algorithms,
-        userIdClaim: ext.userIdClaim,
-        clockToleranceSeconds: config.auth.clockToleranceSeconds,
-        ...(ext.publicKeyPem ? { publicKeyPem: ext.publicKeyPem } : { jwksUrl: ext.jwksUrl! }),
-      })
-    : undefined;
-  const tokens = createTokenService(
-    {
-      secret: config.auth.jwtSecret,
-      issuer: config.auth.issuer,
-      audience: config.auth.audience,
-      accessTtlSeconds: config.auth.accessTtlSeconds,
-      guestTtlSeconds: config.auth.guestTtlSeconds,
-      workerTtlSeconds: config.auth.workerTtlSeconds,
-      clockToleranceSeconds: config.auth.clockToleranceSeconds,
-    },
-    external,
-  );
+  const tokens = tokenServiceFromConfig(config);
   const identity = createIdentityService({ tokens, refreshTtlSeconds: config.auth.refreshTtlSeconds, logger });
   const authenticate = (token: string) => identity.authenticate(orm.em.fork(), token);
   const mediaDir = mediaPaths(config);
