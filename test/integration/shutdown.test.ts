@@ -119,18 +119,20 @@ describe.each(['uws', 'node'] as const)('graceful shutdown on %s', (engine) => {
     hub = await startTestHub({ dbUrl: db.url, engine, redis: true });
     let entered!: () => void;
     const inHandler = new Promise<void>((r) => (entered = r));
-    hub.app.router.add(
-      route({ method: 'GET', path: '/test/slow2', summary: 'test only', tags: ['test'], auth: 'none', handler: async () => (entered(), await sleep(500), json({ done: true })) }),
-    );
     const events: string[] = [];
-    const slow = api(hub.url, 'GET', '/test/slow2').then((res) => (events.push('slow done'), res));
+    hub.app.router.add(
+      route({ method: 'GET', path: '/test/slow2', summary: 'test only', tags: ['test'], auth: 'none', handler: async () => (entered(), await sleep(500), events.push('handler done'), json({ done: true })) }),
+    );
+    const slow = api(hub.url, 'GET', '/test/slow2');
     await inHandler;
     const first = hub.app.close().then(() => events.push('first close'));
     // What bootstrap's stop() does after a signal already started the drain: it must not close the ORM early.
     const second = hub.app.close().then(() => events.push('second close'));
     await Promise.all([first, second, slow]);
     expect((await slow).status).toBe(200);
-    expect(events[0]).toBe('slow done');
+    // Both closes resolve only after the in-flight handler finished (server-side order).
+    expect(events[0]).toBe('handler done');
+    expect(events.slice(1).sort()).toEqual(['first close', 'second close']);
     await hub.app.close();
   });
 });
