@@ -4,11 +4,11 @@ import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { makeJpeg } from '../../src/modules/media/test-fixtures.js';
+import { makeJpeg, makePng } from '../../src/modules/media/test-fixtures.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
 import { startTestHub, type TestHub } from '../helpers/hub.js';
 import { api, registerAndLogin } from '../helpers/clients.js';
-import { upload } from '../helpers/multipart.js';
+import { padPng, upload } from '../helpers/multipart.js';
 
 async function get(url: string, headers: Record<string, string> = {}, method = 'GET'): Promise<{ status: number; headers: Headers; bytes: Buffer }> {
   const res = await fetch(url, { method, headers });
@@ -70,6 +70,27 @@ describe.each(['uws', 'node'] as const)('media serving on %s', (engine) => {
     expect(webp.status).toBe(200);
     expect(webp.bytes.subarray(8, 12).toString('latin1')).toBe('WEBP');
     expect((await get(`${hub.url}${res.body.urls.thumb}`)).status).toBe(200);
+  });
+
+  it('streams large blobs from disk and serves small ones from memory, ranges on both', async () => {
+    const { token } = await registerAndLogin(hub.url, `sizes_${engine}`);
+    const big = padPng(await makePng(64, 64), 600_000);
+    const res = await upload(hub.url, '/api/v1/media', token, [{ name: 'file', filename: 'big.png', type: 'image/png', data: big }]);
+    expect(res.status).toBe(201);
+    const bigUrl = `${hub.url}/api/v1/media/${res.body.sha256}`;
+    const whole = await get(bigUrl);
+    expect(whole.bytes.equals(big)).toBe(true);
+    const part = await get(bigUrl, { range: 'bytes=300000-300099' });
+    expect(part.status).toBe(206);
+    expect(part.bytes.equals(big.subarray(300000, 300100))).toBe(true);
+    // The small thumbnail is kept in memory after the first request: it survives losing its file.
+    const thumbUrl = `${hub.url}${res.body.urls.thumb}`;
+    const first = await get(thumbUrl);
+    await hub.app.media.idle();
+    await rm(join(root, 'media', 'variants', `${res.body.sha256}.thumb.webp`));
+    const again = await get(thumbUrl, { range: 'bytes=0-9' });
+    expect(again.status).toBe(206);
+    expect(again.bytes.equals(first.bytes.subarray(0, 10))).toBe(true);
   });
 
   it('serves the original with type, length, strong ETag and immutable caching', async () => {

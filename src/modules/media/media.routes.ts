@@ -35,10 +35,10 @@ export function blobReply(req: IncomingRequest, blob: MediaBlob, etag: string, c
     });
   }
   const headOnly = req.method === 'HEAD';
-  if (range === null) return { status: 200, headers, length: blob.size, ...(headOnly ? {} : { body: blob.open() as Readable }) };
+  if (range === null) return { status: 200, headers, length: blob.size, ...(headOnly ? {} : { body: blob.bytes ?? (blob.open() as Readable) }) };
   const length = range.end - range.start + 1;
   headers['content-range'] = `bytes ${range.start}-${range.end}/${blob.size}`;
-  return { status: 206, headers, length, ...(headOnly ? {} : { body: blob.open(range) as Readable }) };
+  return { status: 206, headers, length, ...(headOnly ? {} : { body: blob.bytes?.subarray(range.start, range.end + 1) ?? (blob.open(range) as Readable) }) };
 }
 
 export function mediaRoutes(media: MediaService, config: Config): AnyRoute[] {

@@ -1,5 +1,6 @@
 import { availableParallelism } from 'node:os';
 import { join, resolve } from 'node:path';
+import { Readable } from 'node:stream';
 import type { EntityManager } from '../../platform/db/orm.js';
 import type { Logger } from '../../platform/logger.js';
 import { makeVariants, probeImage, type ImageFormat } from './image.pipeline.js';
@@ -29,7 +30,13 @@ export interface MediaBlob {
   size: number;
   contentType: string;
   open(range?: ByteRange): NodeJS.ReadableStream;
+  /** The whole file, for small blobs kept in memory (thumbnails): served without touching the disk. */
+  bytes?: Buffer;
 }
+
+/** Blobs up to this size are kept in memory once served; content-addressed bytes never change. */
+const SMALL_BLOB_BYTES = 256 * 1024;
+const BLOB_CACHE_BYTES = 64 * 1024 * 1024;
 
 export interface MediaService {
   /**
@@ -86,6 +93,8 @@ export function createMediaService(deps: MediaServiceDeps): MediaService {
   // Variants are made off the request path, once per content and node (single flight); a request for a
   // variant that is not there yet waits for it, so a crash between the row and the variants heals itself.
   const making = new Map<string, Promise<void>>();
+
+  const small = createByteCache(BLOB_CACHE_BYTES);
 
   async function makeAndStoreVariants(sha256: string): Promise<void> {
     const [hasThumb, hasWebp] = await Promise.all([storage.has(variantKey(sha256, 'thumb')), storage.has(variantKey(sha256, 'webp'))]);
@@ -150,6 +159,9 @@ export function createMediaService(deps: MediaServiceDeps): MediaService {
 
     async blob(row, variant) {
       const key = variant === 'original' ? originalKey(row.sha256) : variantKey(row.sha256, variant);
+      const contentType = variant === 'original' ? CONTENT_TYPES[row.format] : 'image/webp';
+      const cached = small.get(key);
+      if (cached) return { size: cached.length, contentType, bytes: cached, open: (range) => Readable.from([slice(cached, range)]) };
       let info = await storage.stat(key);
       if (!info && variant !== 'original' && (await storage.has(originalKey(row.sha256)))) {
         await ensureVariants(row.sha256);
@@ -159,17 +171,19 @@ export function createMediaService(deps: MediaServiceDeps): MediaService {
         logger.error({ sha256: row.sha256, variant }, 'media row without its blob');
         return null;
       }
-      return {
-        size: info.size,
-        contentType: variant === 'original' ? CONTENT_TYPES[row.format] : 'image/webp',
-        open: (range) => storage.createReadStream(key, range),
-      };
+      if (info.size <= SMALL_BLOB_BYTES) {
+        const bytes = await readAll(storage.createReadStream(key));
+        small.set(key, bytes);
+        return { size: bytes.length, contentType, bytes, open: (range) => Readable.from([slice(bytes, range)]) };
+      }
+      return { size: info.size, contentType, open: (range) => storage.createReadStream(key, range) };
     },
 
     async discard(em, stored) {
       if (!stored.created) return;
       rows.delete(stored.sha256);
       await settled(making.get(stored.sha256));
+      for (const variant of MEDIA_VARIANTS) small.delete(variant === 'original' ? originalKey(stored.sha256) : variantKey(stored.sha256, variant));
       try {
         const gone = await em.getConnection().execute<{ sha256: string }[]>('delete from media where sha256 = ? returning sha256', [stored.sha256]);
         if (gone.length === 0) return;
@@ -193,6 +207,43 @@ async function settled(p: Promise<unknown> | undefined): Promise<void> {
     () => undefined,
     () => undefined,
   );
+}
+
+function slice(bytes: Buffer, range?: ByteRange): Buffer {
+  return range ? bytes.subarray(range.start, range.end + 1) : bytes;
+}
+
+/** Least-recently-used buffers, bounded by total bytes. */
+function createByteCache(maxBytes: number) {
+  const entries = new Map<string, Buffer>();
+  let total = 0;
+  return {
+    get(key: string): Buffer | undefined {
+      const hit = entries.get(key);
+      if (hit) {
+        entries.delete(key);
+        entries.set(key, hit);
+      }
+      return hit;
+    },
+    set(key: string, value: Buffer): void {
+      this.delete(key);
+      entries.set(key, value);
+      total += value.length;
+      for (const [oldest, buf] of entries) {
+        if (total <= maxBytes) break;
+        entries.delete(oldest);
+        total -= buf.length;
+      }
+    },
+    delete(key: string): void {
+      const prev = entries.get(key);
+      if (prev) {
+        entries.delete(key);
+        total -= prev.length;
+      }
+    },
+  };
 }
 
 async function readAll(stream: NodeJS.ReadableStream): Promise<Buffer> {
