@@ -1,72 +1,26 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
 import type { Socket } from 'socket.io-client';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, REDIS_URL, type TestDatabase } from '../helpers/db.js';
 import { newRedisPrefix, startTestHub, type TestHub } from '../helpers/hub.js';
 import { api, connectSocket, nextEvent, registerAndLogin } from '../helpers/clients.js';
+import { startChildHub, type ChildHub } from '../helpers/child-hub.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 // The token limit gets a long window so a fixed-window rollover cannot reset it mid-test.
 const TOKEN_LIMIT = { limit: 10, windowSeconds: 600 };
 
-interface ChildHub {
-  url: string;
-  stop(): Promise<void>;
-}
-
-/**
- * Node B is a separate `src/main.ts` process, configured only through the environment like a deployed node.
- * It has to be: socket.io's uWS integration patches the adapter prototype process-wide for the last app
- * attached, so two hubs in one process cannot both use uWS; two processes is also the real topology.
- */
-async function startChildHub(engine: 'uws' | 'node', dbUrl: string, prefix: string): Promise<ChildHub> {
-  const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', '--hub'], {
+function startNodeB(engine: 'uws' | 'node', dbUrl: string, prefix: string): Promise<ChildHub> {
+  return startChildHub({
     env: {
-      PATH: process.env.PATH,
-      NODE_ENV: 'test',
-      HOST: '127.0.0.1',
-      PORT: '0',
       HTTP_ENGINE: engine,
       DATABASE_URL: dbUrl,
       REDIS_URL,
-      LOG_LEVEL: 'info',
       EASEL__REDIS__KEY_PREFIX: prefix,
       EASEL__RATE_LIMITS__TOKEN: JSON.stringify(TOKEN_LIMIT),
       EASEL__SERVER__SHUTDOWN_GRACE_MS: '2000',
     },
-    cwd: fileURLToPath(new URL('../..', import.meta.url)),
-    stdio: ['ignore', 'pipe', 'pipe'],
   });
-  const stderr: string[] = [];
-  child.stderr!.on('data', (d: Buffer) => stderr.push(d.toString()));
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  const port = await new Promise<number>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`child hub did not start: ${stderr.join('')}`)), 45_000);
-    void exited.then((code) => reject(new Error(`child hub exited with ${code}: ${stderr.join('')}`)));
-    createInterface({ input: child.stdout! }).on('line', (line) => {
-      const entry = (() => {
-        try {
-          return JSON.parse(line) as { msg?: string; port?: number };
-        } catch {
-          return {};
-        }
-      })();
-      if (entry.msg === 'hub listening' && entry.port) {
-        clearTimeout(timer);
-        resolve(entry.port);
-      }
-    });
-  });
-  return {
-    url: `http://127.0.0.1:${port}`,
-    async stop() {
-      if (child.exitCode === null) child.kill('SIGTERM');
-      await exited;
-    },
-  };
 }
 
 // Two hubs on loopback sharing one database and one Redis key prefix: what a load balancer would front.
@@ -84,7 +38,7 @@ describe.each([
     db = await createTestDatabase();
     const prefix = newRedisPrefix();
     a = await startTestHub({ dbUrl: db.url, engine: engineA, redis: prefix, overrides: { rateLimits: { token: TOKEN_LIMIT } } });
-    b = await startChildHub(engineB, db.url, prefix);
+    b = await startNodeB(engineB, db.url, prefix);
   });
   afterEach(() => {
     for (const s of open.splice(0)) s.close();
