@@ -15,11 +15,11 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
 import { io, type Socket } from 'socket.io-client';
 import { createTestDatabase } from '../test/helpers/db.js';
 import { registerAndLogin } from '../test/helpers/clients.js';
+import { freePort } from '../test/helpers/net.js';
 
 const ROOT = resolve(import.meta.dirname, '..');
 const SOCKETS = Number(process.env.SOCKETS ?? 2000);
@@ -33,16 +33,6 @@ interface MemoryUsage {
   rss: number;
   heapUsed: number;
   external: number;
-}
-
-function freePort(): Promise<number> {
-  return new Promise((done, fail) => {
-    const server = createServer().once('error', fail);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => done(port));
-    });
-  });
 }
 
 function rssBytes(pid: number): number {

@@ -1,41 +1,10 @@
 /** Shared plumbing for the media benchmarks: child processes, RSS sampling, a throwaway database. */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { createServer } from 'node:net';
-import pg from 'pg';
 
-export const BASE_DATABASE_URL = process.env.DATABASE_URL ?? 'postgresql://postgres@127.0.0.1:5432/test';
-
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const port = (srv.address() as { port: number }).port;
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
-export async function freshDatabase(): Promise<{ url: string; drop(): Promise<void> }> {
-  const name = `easel_bench_${randomBytes(5).toString('hex')}`;
-  const admin = new pg.Client({ connectionString: BASE_DATABASE_URL });
-  await admin.connect();
-  await admin.query(`create database ${name}`);
-  await admin.end();
-  const url = new URL(BASE_DATABASE_URL);
-  url.pathname = `/${name}`;
-  return {
-    url: url.toString(),
-    async drop() {
-      const c = new pg.Client({ connectionString: BASE_DATABASE_URL });
-      await c.connect();
-      await c.query(`drop database if exists ${name} with (force)`);
-      await c.end();
-    },
-  };
-}
+export { freePort } from '../../test/helpers/net.js';
+/** A throwaway database, dropped by the benchmark when it ends. */
+export { createTestDatabase as freshDatabase } from '../../test/helpers/db.js';
 
 /** Starts `node --import tsx <script>` and waits until `readyUrl` answers 200. */
 export async function startChild(script: string, env: Record<string, string>, readyUrl: string): Promise<ChildProcess> {

@@ -1,10 +1,10 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { api, connectSocket, emitAck, registerAndLogin } from '../helpers/clients.js';
+import { freePort } from '../helpers/net.js';
 
 /**
  * `npm start` on a machine with no DATABASE_URL and no REDIS_URL: the hub starts a real embedded PostgreSQL
@@ -18,16 +18,6 @@ import { api, connectSocket, emitAck, registerAndLogin } from '../helpers/client
 const ROOT = resolve(import.meta.dirname, '../..');
 const TSX = join(ROOT, 'node_modules/.bin/tsx');
 const EMBEDDED_LOG = 'no DATABASE_URL: started embedded PostgreSQL';
-
-function freePort(): Promise<number> {
-  return new Promise((done, fail) => {
-    const server = createServer().once('error', fail);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => done(port));
-    });
-  });
-}
 
 interface Started {
   child: ChildProcess;
