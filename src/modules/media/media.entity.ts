@@ -12,6 +12,8 @@ export const Media = defineEntity({
     height: p.integer(),
     size: p.integer(),
     createdAt: p.datetime().onCreate(() => new Date()),
+    /** Set when another upload reused this content; claimed media is never undone by `discard`. */
+    claimedAt: p.datetime().nullable(),
   },
 });
 

@@ -1,4 +1,5 @@
 import { availableParallelism } from 'node:os';
+import { ForeignKeyConstraintViolationException } from '@mikro-orm/core';
 import { join, resolve } from 'node:path';
 import { Readable } from 'node:stream';
 import type { EntityManager } from '../../platform/db/orm.js';
@@ -75,6 +76,9 @@ export interface MediaServiceDeps {
   decodeConcurrency?: number;
 }
 
+/** Serialises storing and undoing the same content across requests and nodes. */
+const CONTENT_LOCK = 'select pg_advisory_xact_lock(hashtextextended(?, 0))';
+
 const CONTENT_TYPES: Record<ImageFormat, string> = { jpeg: 'image/jpeg', png: 'image/png', gif: 'image/gif', webp: 'image/webp' };
 
 export function createMediaService(deps: MediaServiceDeps): MediaService {
@@ -119,8 +123,13 @@ export function createMediaService(deps: MediaServiceDeps): MediaService {
     async ingest(em, file) {
       const tmp = await streamToTempFile(file, { dir: deps.tmpDir, maxBytes: limits.maxFileBytes });
       try {
-        // Identical bytes were decode-validated when first stored: a re-upload needs no decoding.
-        const known = await em.findOne(Media, { sha256: tmp.sha256 });
+        // Identical bytes were decode-validated when first stored: a re-upload needs no decoding. Claiming
+        // the row (an UPDATE, so it serialises with discard's DELETE) keeps a failing concurrent upload of
+        // the same bytes from undoing it before this request references it.
+        const [known] = await em.execute<MediaInfo[]>(
+          'update media set claimed_at = now() where sha256 = ? returning sha256, format, width, height, size',
+          [tmp.sha256],
+        );
         if (known && (await storage.has(originalKey(tmp.sha256)))) {
           return { sha256: tmp.sha256, format: known.format, width: known.width, height: known.height, size: known.size, created: false };
         }
@@ -128,14 +137,19 @@ export function createMediaService(deps: MediaServiceDeps): MediaService {
           // Header checks (format, pixel bomb) first, then a full decode so truncated files are refused.
           const probe = await probeImage(tmp.path, { allowedFormats: limits.allowedFormats, maxPixels: limits.maxPixels });
           const dims = { format: probe.format, width: probe.width, height: probe.height, size: tmp.size };
-          // The blob before the row: a row always means the original is servable.
-          await storage.putFile(tmp.path, originalKey(tmp.sha256));
-          const rows = await em.getConnection().execute<{ sha256: string }[]>(
-            `insert into media (sha256, format, width, height, size, created_at) values (?, ?, ?, ?, ?, now())
-             on conflict (sha256) do nothing returning sha256`,
-            [tmp.sha256, dims.format, dims.width, dims.height, dims.size],
-          );
-          return { sha256: tmp.sha256, ...dims, created: rows.length === 1 };
+          // The blob before the row: a row always means the original is servable. Under the content's lock,
+          // so a concurrent discard of the same bytes cannot remove the file between the two.
+          const created = await em.transactional(async (tx) => {
+            await tx.execute(CONTENT_LOCK, [tmp.sha256]);
+            await storage.putFile(tmp.path, originalKey(tmp.sha256));
+            const rows = await tx.execute<{ sha256: string }[]>(
+              `insert into media (sha256, format, width, height, size, created_at) values (?, ?, ?, ?, ?, now())
+               on conflict (sha256) do update set claimed_at = now() returning (xmax = 0) as inserted`,
+              [tmp.sha256, dims.format, dims.width, dims.height, dims.size],
+            );
+            return (rows[0] as { inserted?: boolean } | undefined)?.inserted === true;
+          });
+          return { sha256: tmp.sha256, ...dims, created };
         });
         ensureVariants(stored.sha256).catch((err: unknown) => logger.error({ err, sha256: stored.sha256 }, 'making variants failed'));
         return stored;
@@ -185,14 +199,17 @@ export function createMediaService(deps: MediaServiceDeps): MediaService {
       await settled(making.get(stored.sha256));
       for (const variant of MEDIA_VARIANTS) small.delete(variant === 'original' ? originalKey(stored.sha256) : variantKey(stored.sha256, variant));
       try {
-        const gone = await em.getConnection().execute<{ sha256: string }[]>('delete from media where sha256 = ? returning sha256', [stored.sha256]);
-        if (gone.length === 0) return;
+        await em.transactional(async (tx) => {
+          await tx.execute(CONTENT_LOCK, [stored.sha256]);
+          // Claimed (another upload reused it) or referenced (foreign key) content stays.
+          const gone = await tx.execute<{ sha256: string }[]>('delete from media where sha256 = ? and claimed_at is null returning sha256', [stored.sha256]);
+          if (gone.length === 0) return;
+          await Promise.all([storage.remove(originalKey(stored.sha256)), storage.remove(variantKey(stored.sha256, 'thumb')), storage.remove(variantKey(stored.sha256, 'webp'))]);
+        });
       } catch (err) {
-        // A foreign key violation means someone else references it now: it stays.
-        logger.debug({ err, sha256: stored.sha256 }, 'media kept on discard');
-        return;
+        if (!(err instanceof ForeignKeyConstraintViolationException)) throw err;
+        logger.debug({ sha256: stored.sha256 }, 'media kept on discard: referenced');
       }
-      await Promise.all([storage.remove(originalKey(stored.sha256)), storage.remove(variantKey(stored.sha256, 'thumb')), storage.remove(variantKey(stored.sha256, 'webp'))]);
     },
 
     async idle() {
