@@ -2,8 +2,8 @@ import { Migration } from '@mikro-orm/migrations';
 
 export class Migration0002Media extends Migration {
   override async up(): Promise<void> {
-    // A row is written only after the original and its variants are in storage, so a row always
-    // means "servable"; blobs without a row are harmless leftovers of a crash.
+    // A row is written only after the original is in storage, so a row always means "servable"
+    // (variants are made from it on demand); blobs without a row are harmless leftovers of a crash.
     this.addSql(`
       create table media (
         sha256 char(64) primary key check (sha256 ~ '^[0-9a-f]{64}$'),
