@@ -207,8 +207,9 @@ export function createMediaService(deps: MediaServiceDeps): MediaService {
           await Promise.all([storage.remove(originalKey(stored.sha256)), storage.remove(variantKey(stored.sha256, 'thumb')), storage.remove(variantKey(stored.sha256, 'webp'))]);
         });
       } catch (err) {
-        if (!(err instanceof ForeignKeyConstraintViolationException)) throw err;
-        logger.debug({ sha256: stored.sha256 }, 'media kept on discard: referenced');
+        // Undo is best effort on a request that already failed: keep its error for the client, log this one.
+        if (err instanceof ForeignKeyConstraintViolationException) logger.debug({ sha256: stored.sha256 }, 'media kept on discard: referenced');
+        else logger.error({ err, sha256: stored.sha256 }, 'media discard failed; content left in place');
       }
     },
 

@@ -1,6 +1,7 @@
 import { createServer, type ServerResponse } from 'node:http';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { AbortTracker } from './abort.js';
 import { clientIp, type Engine, type EngineOptions } from './engine.js';
 import type { IncomingRequest, Reply, ResponseSink } from './types.js';
 
@@ -50,20 +51,12 @@ export function createNodeEngine(options: EngineOptions): Engine {
   };
 }
 
-class NodeSink implements ResponseSink {
-  aborted = false;
-  private readonly abortHandlers: (() => void)[] = [];
-
+class NodeSink extends AbortTracker implements ResponseSink {
   constructor(private readonly res: ServerResponse) {
+    super();
     res.on('close', () => {
-      if (res.writableFinished) return;
-      this.aborted = true;
-      for (const cb of this.abortHandlers) cb();
+      if (!res.writableFinished) this.fire();
     });
-  }
-
-  onAborted(cb: () => void): void {
-    this.abortHandlers.push(cb);
   }
 
   async send(reply: Reply, headOnly: boolean): Promise<void> {

@@ -2,6 +2,7 @@ import { Readable } from 'node:stream';
 import type * as UwsModule from 'uWebSockets.js';
 import type { HttpResponse, TemplatedApp, us_listen_socket } from 'uWebSockets.js';
 import { statusTitle } from '../../platform/errors.js';
+import { AbortTracker } from './abort.js';
 import { clientIp, type Engine, type EngineOptions } from './engine.js';
 import type { IncomingRequest, Reply, ResponseSink } from './types.js';
 
@@ -89,20 +90,11 @@ function bodyStream(res: HttpResponse, sink: UwsSink, headers: Record<string, st
   return body;
 }
 
-class UwsSink implements ResponseSink {
-  aborted = false;
-  private readonly abortHandlers: (() => void)[] = [];
-
+class UwsSink extends AbortTracker implements ResponseSink {
   constructor(private readonly res: HttpResponse) {
+    super();
     // Must be registered before the first await in the request's life.
-    res.onAborted(() => {
-      this.aborted = true;
-      for (const cb of this.abortHandlers) cb();
-    });
-  }
-
-  onAborted(cb: () => void): void {
-    this.abortHandlers.push(cb);
+    res.onAborted(() => this.fire());
   }
 
   async send(reply: Reply, headOnly: boolean): Promise<void> {
