@@ -29,16 +29,20 @@ runCli('admin:create', USAGE, async () => {
   const config = loadConfig();
   // Loaded after the arguments are checked, so a usage error answers without loading the ORM.
   const { openDatabase } = await import('../src/bootstrap.js');
-  const { createIdentityService } = await import('../src/modules/identity/identity.service.js');
-  const { tokenServiceFromConfig } = await import('../src/modules/identity/identity.factory.js');
+  const { createIdentity } = await import('../src/modules/identity/identity.factory.js');
+  const { createMemoryRateLimiter } = await import('../src/platform/rate-limit.js');
+  const { Redis } = await import('ioredis');
   const logger = createLogger(config.log.level === 'silent' ? 'silent' : 'warn', 'admin-create');
-  const identity = createIdentityService({ tokens: tokenServiceFromConfig(config), refreshTtlSeconds: config.auth.refreshTtlSeconds, logger });
   const { orm, embedded } = await openDatabase(config, logger);
+  // With Redis, a promotion is published so running hubs drop their cached role at once (not after the TTL).
+  const redis = config.redis.url ? new Redis(config.redis.url, { maxRetriesPerRequest: 1 }) : null;
   try {
+    const { identity } = await createIdentity({ config, orm, logger, rateLimiter: createMemoryRateLimiter(), redis, subscribe: false });
     const outcome = await identity.bootstrapAdmin(orm.em.fork(), args.username, args.password);
     const note = outcome === 'created' ? 'created' : outcome === 'promoted' ? 'promoted to admin (password unchanged)' : 'already an admin (password unchanged)';
     console.log(`admin '${args.username}': ${note}`);
   } finally {
+    redis?.disconnect();
     await orm.close();
     await embedded?.stop();
   }

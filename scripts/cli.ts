@@ -1,4 +1,4 @@
-import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { inspect, parseArgs, type ParseArgsConfig } from 'node:util';
 import { ConfigError } from '../src/platform/config.js';
 
 /** Bad command-line arguments: printed with the usage text, exit code 2. */
@@ -34,8 +34,15 @@ export function runCli(name: string, usage: string, main: () => Promise<number>)
         console.error(`${err.message}\n${usage}`);
         process.exit(2);
       }
-      console.error(err instanceof ConfigError ? err.message : `${name} failed: ${(err as Error).stack ?? String(err)}`);
+      console.error(err instanceof ConfigError ? err.message : `${name} failed: ${describeFailure(err)}`);
       process.exit(1);
     },
   );
+}
+
+/** Anything a promise can reject with, printable: libraries reject with undefined, strings, plain objects. */
+export function describeFailure(err: unknown): string {
+  if (err instanceof Error) return err.stack ?? `${err.name}: ${err.message}`;
+  if (err === undefined || err === null) return `rejected without an error (${String(err)})`;
+  return typeof err === 'string' ? err : inspect(err, { depth: 4 });
 }

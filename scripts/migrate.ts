@@ -15,12 +15,14 @@ runCli('migrate', USAGE, async () => {
     return 0;
   }
   if (args.length) throw new UsageError(`unexpected arguments: ${args.join(' ')}`);
-  const config = loadConfig();
+  // role migrate: migrations sign and verify no tokens, so production needs no JWT_SECRET here.
+  const config = loadConfig({ role: 'migrate' });
   // Loaded after the arguments and configuration are checked, so those errors answer fast.
   const { openDatabase } = await import('../src/bootstrap.js');
   // Progress goes to stderr as JSON logs; stdout carries only the result, for scripts.
   const logger = createLogger(config.log.level === 'silent' ? 'silent' : 'warn', 'migrate');
   const { orm, embedded, applied } = await openDatabase(config, logger);
+  if (embedded?.attached) console.error(`using the embedded PostgreSQL of the hub running on ${config.dataDir}`);
   try {
     if (applied.length) for (const name of applied) console.log(`applied ${name}`);
     else console.log('database is up to date (no pending migrations)');

@@ -24,9 +24,10 @@ function parse(argv: string[]): { id: string; ttl: number | undefined } {
 
 runCli('token:worker', USAGE, async () => {
   const args = parse(process.argv.slice(2));
-  const tokens = tokenServiceFromConfig(loadConfig());
+  const config = loadConfig();
+  const tokens = tokenServiceFromConfig(config);
   const { token, expiresIn } = await tokens.issueWorker(args.id, args.ttl);
   console.log(token);
-  console.error(`worker token for '${args.id}', expires in ${expiresIn}s; the hub must run with the same JWT_SECRET`);
+  console.error(`worker token for '${args.id}', expires in ${expiresIn}s; valid on hubs with the same JWT secret (JWT_SECRET, or without it the one generated in ${config.dataDir}/jwt-secret)`);
   return 0;
 });

@@ -1,3 +1,5 @@
+import { STATUS_CODES } from 'node:http';
+
 /**
  * Domain errors. Every error a client can see is an AppError with a stable code; one mapper turns
  * it into RFC 9457 problem details (HTTP) or a `{ ok: false, error }` ack (socket).
@@ -120,8 +122,13 @@ const TITLES: Record<number, string> = {
   503: 'Service Unavailable',
 };
 
+/**
+ * Reason phrase for a status line and problem title: RFC 9110's names where they differ from node's
+ * older table, node's `STATUS_CODES` for the rest (uWS writes the status line verbatim, so `200 OK`
+ * needs a phrase too), and the class name for codes neither knows.
+ */
 export function statusTitle(status: number): string {
-  return TITLES[status] ?? 'Error';
+  return TITLES[status] ?? STATUS_CODES[status] ?? (status >= 500 ? 'Server Error' : status >= 400 ? 'Client Error' : 'Unknown');
 }
 
 /** Maps any thrown value to a problem body; unknown errors become an opaque 500. */

@@ -6,6 +6,8 @@ export function createMetrics() {
   collectDefaultMetrics({ register: registry, prefix: 'easel_' });
   return {
     registry,
+    // Labels must stay bounded whatever clients send (each distinct set is a series kept forever):
+    // dispatch.ts maps the method to one of seven or `other` and the path to its route template.
     httpDuration: new Histogram({
       name: 'easel_http_request_duration_seconds',
       help: 'HTTP request latency by route and status',

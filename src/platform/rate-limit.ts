@@ -26,13 +26,41 @@ local n = redis.call('INCR', KEYS[1])
 if n == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
 return { n, redis.call('PTTL', KEYS[1]) }`;
 
-export function createRedisRateLimiter(redis: Redis, prefix: string): RateLimiter {
+const COMMAND = 'easelRateLimitHit';
+type HitCommand = (key: string, windowMs: number) => Promise<[number, number]>;
+
+/**
+ * The script is registered with `defineCommand`, so each hit sends only its SHA (EVALSHA); ioredis
+ * falls back to EVAL by itself when the server has lost the script (restart, failover, SCRIPT FLUSH).
+ */
+export function createRedisRateLimiter(redis: Redis, prefix: string, fallback: RateLimiter = createMemoryRateLimiter()): RateLimiter {
+  const client = redis as Redis & { [COMMAND]?: HitCommand };
+  if (!client[COMMAND]) redis.defineCommand(COMMAND, { numberOfKeys: 1, lua: HIT_SCRIPT });
+  const run = client[COMMAND]!.bind(client);
   return {
     async hit(key, limit, windowSeconds) {
-      const [count, ttl] = (await redis.eval(HIT_SCRIPT, 1, `${prefix}rl:${key}`, windowSeconds * 1000)) as [number, number];
-      return result(count, limit, ttl);
+      // While Redis is down, limits hold per node (the memory limiter) instead of failing every limited
+      // request and socket handshake: sign-in and reconnects keep working through a Redis outage. A command
+      // sent while disconnected would also wait out ioredis's reconnect retries first.
+      if (DOWN.has(redis.status)) return fallback.hit(key, limit, windowSeconds);
+      try {
+        const [count, ttl] = await run(`${prefix}rl:${key}`, windowSeconds * 1000);
+        return result(count, limit, ttl);
+      } catch (err) {
+        // Redis went away mid-command (the client's 'error' listener logs the outage): count on this node.
+        if (!DOWN.has(redis.status) && !isConnectionError(err)) throw err;
+        return fallback.hit(key, limit, windowSeconds);
+      }
     },
   };
+}
+
+/** ioredis states in which a command would wait for a reconnect (or fail): the connection was lost. */
+const DOWN = new Set(['reconnecting', 'close', 'end']);
+
+function isConnectionError(err: unknown): boolean {
+  const { name, message } = err as { name?: unknown; message?: unknown };
+  return name === 'MaxRetriesPerRequestError' || (typeof message === 'string' && /Connection is closed|ECONNREFUSED|ECONNRESET|EPIPE/.test(message));
 }
 
 export function createMemoryRateLimiter(now: () => number = Date.now): RateLimiter {

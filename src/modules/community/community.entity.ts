@@ -12,7 +12,7 @@ export const Image = defineEntity({
     modelName: p.string().length(100).nullable(),
     tournamentOptIn: p.boolean().default(false),
     active: p.boolean().default(true),
-    // Maintained by a database trigger on image_likes; never written by application code.
+    // Moved only by the like/unlike statements (community.sql.ts) and, for cascaded deletes, a trigger (migration 0006).
     likeCount: p.integer().default(0),
     createdAt: p.datetime(3).onCreate(() => new Date()),
     updatedAt: p.datetime(3).onCreate(() => new Date()).onUpdate(() => new Date()),

@@ -17,7 +17,7 @@ export function communityRootEvents(community: CommunityService): { events: Sock
     events: [
       socketEvent({
         event: 'image:watch',
-        summary: 'Watch an active image; acks its current like_count, then pushes image:likes on every change',
+        summary: 'Watch an active image; acks its current like_count and seq, then pushes image:likes when it changes (at most one per image per coalescing window)',
         schema: ImageWatchPayload,
         reply: ImageWatchAck,
         handler: async ({ imageId }, { socket, em }) => {
@@ -26,9 +26,16 @@ export function communityRootEvents(community: CommunityService): { events: Sock
           if (!socket.rooms.has(room) && watching >= MAX_WATCHED_IMAGES) {
             throw new AppError(429, 'too_many_watches', `a socket may watch at most ${MAX_WATCHED_IMAGES} images`);
           }
-          const likeCount = await community.likeCount(em, imageId);
+          // Join before reading: a change committed in between is then pushed rather than lost, and
+          // its seq tells the client whether the push or this ack is newer.
+          const joined = socket.rooms.has(room);
           await socket.join(room);
-          return { imageId, like_count: likeCount };
+          try {
+            return { imageId, ...(await community.likeState(em, imageId)) };
+          } catch (err) {
+            if (!joined) await socket.leave(room);
+            throw err;
+          }
         },
       }),
       socketEvent({

@@ -148,7 +148,7 @@ export function communityRoutes(community: CommunityService, media: MediaService
     route({
       method: 'GET',
       path: `${base}/:id/stats`,
-      summary: 'Like counts; tournament stats are null until tournaments exist',
+      summary: 'Like counts and tournament stats (rating, interval, rank, wins, losses, championships)',
       tags,
       auth: 'optional',
       params: ImageParams,

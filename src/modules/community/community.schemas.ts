@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { TournamentStats } from '../tournaments/tournaments.schemas.js';
 
 /** Path ids: digits only, within int4, so `/images/abc` and `/images/1e3` are 422 before any query. */
 export const ImageId = z
@@ -79,18 +80,25 @@ export const TopImages = z.object({
   items: z.array(ImageResponse.extend({ window_likes: z.int() })),
 });
 
-export const LikeResponse = z.object({ image_id: z.int(), liked: z.boolean(), like_count: z.int() });
-export type LikeDto = z.output<typeof LikeResponse>;
 
 export const ImageStats = z.object({
   image_id: z.int(),
   like_count: z.int(),
   likes_24h: z.int(),
-  tournament: z.null().describe('null until the tournaments module provides rating, wins and matches'),
+  tournament: TournamentStats.nullable().describe('ratings, wins, losses and championships (null only where the tournaments module is not wired in)'),
 });
 export type ImageStatsDto = z.output<typeof ImageStats>;
 
 /** `/` namespace: watch an image's like count live. */
 export const ImageWatchPayload = z.strictObject({ imageId: z.int().positive().max(2_147_483_647) });
-export const ImageWatchAck = z.object({ imageId: z.int(), like_count: z.int() });
-export const ImageLikesPush = z.object({ imageId: z.int(), like_count: z.int() });
+const likesSeq = z
+  .int()
+  .min(0)
+  .describe('grows with every change of the count; keep the highest seen and ignore an image:likes with a lower seq (pushes from different nodes may arrive out of order)');
+export const ImageWatchAck = z.object({ imageId: z.int(), like_count: z.int(), seq: likesSeq });
+export const ImageLikesPush = z.object({ imageId: z.int(), like_count: z.int(), seq: likesSeq });
+export type LikesChange = z.output<typeof ImageLikesPush>;
+
+/** `seq` is the image's likes seq right after this request, comparable with image:likes pushes. */
+export const LikeResponse = z.object({ image_id: z.int(), liked: z.boolean(), like_count: z.int(), seq: likesSeq });
+export type LikeDto = z.output<typeof LikeResponse>;

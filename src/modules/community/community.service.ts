@@ -3,8 +3,8 @@ import { ForbiddenError, NotFoundError } from '../../platform/errors.js';
 import type { UserActor } from '../identity/actor.js';
 import { decodeCursor, encodeCursor } from './community.cursor.js';
 import { Image, type ImageEntity } from './community.entity.js';
-import { TOP_WINDOWS, type CreateImageFields, type ImageDto, type ImageStatsDto, type LikeDto, type PatchImageBody, type TopWindow } from './community.schemas.js';
-import { IMAGE_COLUMNS, IMAGE_FROM, toImageDto, type ImageRow, type UrlFor } from './community.sql.js';
+import { TOP_WINDOWS, type CreateImageFields, type ImageDto, type ImageStatsDto, type LikeDto, type LikesChange, type PatchImageBody, type TopWindow } from './community.schemas.js';
+import { IMAGE_COLUMNS, IMAGE_FROM, LIKE_SQL, UNLIKE_SQL, toImageDto, type ImageRow, type LikeChangeRow, type UrlFor } from './community.sql.js';
 
 /** Who is looking: a signed-in user sees `liked_by_me`, owners and admins also see their deleted images. */
 export type Viewer = { userId: number; role: 'user' | 'admin' } | null;
@@ -12,7 +12,9 @@ export type Viewer = { userId: number; role: 'user' | 'admin' } | null;
 export interface CommunityDeps {
   urlFor: UrlFor;
   /** Called after a like or unlike changed the count (committed); the app fans it out to watchers. */
-  onLikesChanged: (imageId: number, likeCount: number) => void;
+  onLikesChanged: (change: LikesChange) => void;
+  /** The `tournament` part of an image's stats (tournaments module); absent: null. */
+  tournamentStats?: (em: EntityManager, imageId: number) => Promise<ImageStatsDto['tournament']>;
 }
 
 export interface Page<T> {
@@ -52,9 +54,12 @@ export function createCommunityService(deps: CommunityDeps) {
     return dto(row, viewer);
   }
 
-  async function currentCount(em: EntityManager, id: number): Promise<number> {
-    const rows = await em.execute<{ like_count: number }[]>('select like_count from images where id = ?', [id]);
-    return rows[0]?.like_count ?? 0;
+  /** Runs LIKE_SQL or UNLIKE_SQL (autocommit, so committed on return) and reports a real change. */
+  async function changeLike(em: EntityManager, statement: string, actor: UserActor, id: number): Promise<LikeChangeRow> {
+    const [row] = await em.execute<LikeChangeRow[]>(statement, [id, actor.userId]);
+    if (!row) throw imageMissing(id);
+    if (row.changed) deps.onLikesChanged({ imageId: id, like_count: row.like_count, seq: row.seq });
+    return row;
   }
 
   return {
@@ -170,49 +175,35 @@ export function createCommunityService(deps: CommunityDeps) {
     },
 
     /**
-     * Idempotent like. One statement: the insert only happens while the image is active, and the
-     * primary key (image_id, user_id) with ON CONFLICT DO NOTHING settles concurrent double-clicks; the
-     * trigger moves like_count in the same transaction.
+     * Idempotent like in one round trip (LIKE_SQL): checks the image is active, inserts unless already
+     * liked and returns the new count. Own images may be liked, as before.
      */
     async like(em: EntityManager, actor: UserActor, id: number): Promise<LikeDto> {
-      const [res] = await em.execute<{ found: number; changed: number }[]>(
-        `with img as (select id from images where id = ? and active),
-              ins as (insert into image_likes (image_id, user_id) select id, ? from img on conflict do nothing returning image_id)
-         select (select count(*) from img)::int as found, (select count(*) from ins)::int as changed`,
-        [id, actor.userId],
-      );
-      if (!res?.found) throw imageMissing(id);
-      const likeCount = await currentCount(em, id);
-      if (res.changed) deps.onLikesChanged(id, likeCount);
-      return { image_id: id, liked: true, like_count: likeCount };
+      return likeDto(await changeLike(em, LIKE_SQL, actor, id), id, true);
     },
 
     async unlike(em: EntityManager, actor: UserActor, id: number): Promise<LikeDto> {
-      const [res] = await em.execute<{ found: number; changed: number }[]>(
-        `with img as (select id from images where id = ? and active),
-              del as (delete from image_likes where image_id in (select id from img) and user_id = ? returning image_id)
-         select (select count(*) from img)::int as found, (select count(*) from del)::int as changed`,
-        [id, actor.userId],
-      );
-      if (!res?.found) throw imageMissing(id);
-      const likeCount = await currentCount(em, id);
-      if (res.changed) deps.onLikesChanged(id, likeCount);
-      return { image_id: id, liked: false, like_count: likeCount };
+      return likeDto(await changeLike(em, UNLIKE_SQL, actor, id), id, false);
     },
 
-    /** For `image:watch`: the current count of an active image, or 404. */
-    async likeCount(em: EntityManager, id: number): Promise<number> {
-      const rows = await em.execute<{ like_count: number }[]>('select like_count from images where id = ? and active', [id]);
+    /** For `image:watch`: the current count and seq of an active image, or 404. */
+    async likeState(em: EntityManager, id: number): Promise<{ like_count: number; seq: number }> {
+      const rows = await em.execute<{ like_count: number; seq: number }[]>('select like_count, likes_seq::float8 as seq from images where id = ? and active', [id]);
       if (!rows[0]) throw imageMissing(id);
-      return rows[0].like_count;
+      return rows[0];
     },
 
     async stats(em: EntityManager, viewer: Viewer, id: number): Promise<ImageStatsDto> {
       const image = await get(em, id, viewer);
       const [recent] = await em.execute<{ n: number }[]>(`select count(*)::int as n from image_likes where image_id = ? and created_at >= now() - interval '24 hours'`, [id]);
-      return { image_id: id, like_count: image.like_count, likes_24h: recent?.n ?? 0, tournament: null };
+      const tournament = deps.tournamentStats ? await deps.tournamentStats(em, id) : null;
+      return { image_id: id, like_count: image.like_count, likes_24h: recent?.n ?? 0, tournament };
     },
   };
+}
+
+function likeDto(row: LikeChangeRow, id: number, liked: boolean): LikeDto {
+  return { image_id: id, liked, like_count: row.like_count, seq: row.seq };
 }
 
 function shuffle<T>(items: T[]): T[] {

@@ -52,3 +52,31 @@ export function toImageDto(row: ImageRow, urlFor: UrlFor, withLiked: boolean): I
     updated_at: iso(row.updated_at),
   };
 }
+
+/**
+ * Like and unlike, each one statement and so one round trip. `img` locks the image row (the lock
+ * `update` would take anyway) and, in READ COMMITTED, re-reads it after waiting, so `active` and the
+ * unchanged count are the latest committed ones. The count moves only when a like row was really
+ * inserted or deleted: the primary key (image_id, user_id) makes a repeated or concurrent double like a
+ * no-op. The count update lives here, not in a trigger, because a trigger's update would not be
+ * visible to this statement's result (migration 0006). `?` 1 is the image id, 2 the user id.
+ */
+const likeChange = (change: string, delta: '+' | '-') => `
+  with img as (select id, like_count, likes_seq from images where id = ? and active for no key update),
+       changed as (${change}),
+       upd as (update images set like_count = like_count ${delta} 1, likes_seq = likes_seq + 1
+               where id in (select image_id from changed) returning like_count, likes_seq)
+  select coalesce((select like_count from upd), img.like_count) as like_count,
+         coalesce((select likes_seq from upd), img.likes_seq)::float8 as seq,
+         exists (select 1 from upd) as changed
+  from img`;
+
+export const LIKE_SQL = likeChange('insert into image_likes (image_id, user_id) select id, ? from img on conflict do nothing returning image_id', '+');
+export const UNLIKE_SQL = likeChange('delete from image_likes l using img where l.image_id = img.id and l.user_id = ? returning l.image_id', '-');
+
+/** One row when the image is active; none (404) otherwise. */
+export interface LikeChangeRow {
+  like_count: number;
+  seq: number;
+  changed: boolean;
+}

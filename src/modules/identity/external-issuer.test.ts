@@ -148,3 +148,15 @@ describe('external verifier with a PEM key', () => {
     expect(() => createExternalVerifier(base({ algorithms: ['ES256'], publicKeyPem: pem }))).toThrow(/fits none/);
   });
 });
+
+describe('external claims that would not fit the database', () => {
+  it('strips NUL from the user id and username instead of failing, and refuses an id over 255 characters', async () => {
+    const verifier = createExternalVerifier(base({ algorithms: ['RS256'], publicKeyPem: await exportSPKI(rsa.publicKey) }));
+    const token = await sign(rsa.privateKey, 'RS256', { user_id: 'u\u00007', username: 'ad\u0000a' });
+    await expect(verifier.verify(token)).resolves.toMatchObject({ subject: 'u7', username: 'ada' });
+    const onlyNul = await sign(rsa.privateKey, 'RS256', { user_id: 8, username: '\u0000\u0000' });
+    expect(await verifier.verify(onlyNul)).not.toHaveProperty('username');
+    await expectCode(verifier.verify(await sign(rsa.privateKey, 'RS256', { user_id: '\u0000' })), 'token_bad_claims');
+    await expectCode(verifier.verify(await sign(rsa.privateKey, 'RS256', { user_id: 'x'.repeat(256) })), 'token_bad_claims');
+  });
+});

@@ -89,8 +89,13 @@ function parseJwksUrl(raw: string): URL {
   return url;
 }
 
+// PostgreSQL refuses NUL in text; a claim is the issuer's data, not the caller's input, so it is cleaned, not refused.
+const stripNul = (value: string) => value.replaceAll('\u0000', '');
+// users.external_subject is varchar(255); an id cannot be cut without risking two people sharing a row.
+const MAX_SUBJECT = 255;
+
 function claimAsId(value: unknown): string | undefined {
-  if (typeof value === 'string' && value.length > 0) return value;
+  if (typeof value === 'string' && stripNul(value).length > 0) return stripNul(value);
   if (typeof value === 'number' && Number.isSafeInteger(value)) return String(value);
   return undefined;
 }
@@ -135,7 +140,9 @@ export function createExternalVerifier(opts: ExternalVerifierOptions): ExternalV
       }
       const subject = claimAsId(payload[opts.userIdClaim]) ?? claimAsId(payload.sub);
       if (subject === undefined) throw new UnauthorizedError('Token has no user id', 'token_bad_claims');
-      const username = [payload.username, payload.preferred_username].find((v) => typeof v === 'string');
+      if (subject.length > MAX_SUBJECT) throw new UnauthorizedError('Token user id too long', 'token_bad_claims');
+      const claimed = [payload.username, payload.preferred_username].find((v) => typeof v === 'string');
+      const username = typeof claimed === 'string' && stripNul(claimed).trim() !== '' ? stripNul(claimed) : undefined;
       return {
         kind: 'external',
         issuer: opts.issuer,

@@ -9,6 +9,8 @@ export const User = defineEntity({
     displayName: p.string().length(100).nullable(),
     passwordHash: p.string().length(255).nullable().hidden(),
     role: p.enum(['user', 'admin'] as const).default('user'),
+    /** Bumped by a password change; access tokens carry the version they were issued at (`ver`). */
+    tokenVersion: p.integer().default(0),
     externalIssuer: p.string().length(255).nullable(),
     externalSubject: p.string().length(255).nullable(),
     createdAt: p.datetime().onCreate(() => new Date()),

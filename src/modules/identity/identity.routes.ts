@@ -1,7 +1,6 @@
 import type { Config } from '../../platform/config.js';
 import { json, noContent, route, type AnyRoute } from '../../transport/http/types.js';
 import type { IdentityService } from './identity.service.js';
-import { toUserDto } from './identity.service.js';
 import { GuestResponse, MeDeleteBody, MePatchBody, RefreshBody, RegisterBody, TokenBody, TokenResponse, UserResponse } from './identity.schemas.js';
 
 const tags = ['auth'];
@@ -75,7 +74,7 @@ export function identityRoutes(identity: IdentityService, config: Config): AnyRo
       tags,
       auth: 'user',
       responses: { 200: UserResponse },
-      handler: async ({ actor, em }) => json(toUserDto(await identity.me(em, actor.userId))),
+      handler: async ({ actor }) => json(await identity.meDto(actor.userId)),
     }),
     route({
       method: 'PATCH',
@@ -85,7 +84,7 @@ export function identityRoutes(identity: IdentityService, config: Config): AnyRo
       auth: 'user',
       body: MePatchBody,
       responses: { 200: UserResponse },
-      handler: async ({ actor, em, body }) => json(await identity.updateMe(em, actor.userId, body)),
+      handler: async ({ actor, em, body, request }) => json(await identity.updateMe(em, actor.userId, body, request.ip)),
     }),
     route({
       method: 'DELETE',
@@ -95,8 +94,8 @@ export function identityRoutes(identity: IdentityService, config: Config): AnyRo
       auth: 'user',
       body: MeDeleteBody,
       responses: { 204: null },
-      handler: async ({ actor, em, body }) => {
-        await identity.deleteMe(em, actor.userId, body.current_password);
+      handler: async ({ actor, em, body, request }) => {
+        await identity.deleteMe(em, actor.userId, body.current_password, request.ip);
         return noContent();
       },
     }),

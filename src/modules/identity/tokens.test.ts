@@ -46,8 +46,19 @@ describe('own tokens', () => {
     const issued = await tokens.issueAccess({ id: 12, role: 'admin' });
     expect(issued.expiresIn).toBe(900);
     const principal = await tokens.verify(issued.token);
-    expect(principal).toEqual({ kind: 'user', userId: 12, role: 'admin', tokenId: issued.tokenId, expiresAt: expect.any(Number) });
+    expect(principal).toEqual({ kind: 'user', userId: 12, role: 'admin', tokenId: issued.tokenId, expiresAt: expect.any(Number), tokenVersion: 0 });
     expect((principal as { expiresAt: number }).expiresAt - now()).toBeGreaterThan(890);
+  });
+
+  it('carries the token version, and reads a token without one as version 0', async () => {
+    const issued = await tokens.issueAccess({ id: 12, role: 'user', tokenVersion: 7 });
+    await expect(tokens.verify(issued.token)).resolves.toMatchObject({ kind: 'user', tokenVersion: 7 });
+    const key = new TextEncoder().encode(OPTS.secret);
+    const legacy = await new SignJWT({ typ: 'access', role: 'user' })
+      .setProtectedHeader({ alg: 'HS256' }).setSubject('user:12').setIssuer(OPTS.issuer).setAudience(OPTS.audience)
+      .setIssuedAt().setExpirationTime('5m').setJti('legacy').sign(key);
+    await expect(tokens.verify(legacy)).resolves.toMatchObject({ kind: 'user', tokenVersion: 0 });
+    await expect(tokens.issueAccess({ id: 12, role: 'user', tokenVersion: -1 })).rejects.toThrow(TypeError);
   });
 
   it('round-trips guest and worker tokens', async () => {

@@ -37,7 +37,8 @@ describe('probeImage', () => {
 
   it('reports EXIF orientation with the stored (unrotated) size', async () => {
     const path = await tmp.write(await makeJpeg(64, 32, { orientation: 6 }));
-    await expect(probeImage(path, opts)).resolves.toEqual({ format: 'jpeg', width: 64, height: 32, orientation: 6 });
+    // withMetadata() also embeds sharp's sRGB profile, hence icc.
+    await expect(probeImage(path, opts)).resolves.toEqual({ format: 'jpeg', width: 64, height: 32, orientation: 6, icc: true });
   });
 
   it('rejects formats outside the allow-list', async () => {

@@ -1,6 +1,7 @@
-import { stat } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import sharp, { type Metadata } from 'sharp';
 import { PayloadTooLargeError, UnsupportedMediaTypeError } from '../../platform/errors.js';
+import { stripMetadata } from './image.metadata.js';
 
 /**
  * The only file that talks to sharp. Everything here treats the input as hostile: the format is
@@ -43,6 +44,10 @@ export interface ImageProbe {
   height: number;
   /** Raw EXIF orientation (1-8) when present; width/height are as stored, before rotation. */
   orientation?: number;
+  /** Frames, when the decoder reports more than one (animated GIF/WebP/APNG). */
+  pages?: number;
+  /** The file embeds an ICC colour profile (kept through a re-encode). */
+  icc?: true;
 }
 
 export interface ImageVariants {
@@ -80,9 +85,9 @@ function corruptImage(cause: unknown): UnsupportedMediaTypeError {
  * @example
  * const probe = await probeImage(tmp.path, { allowedFormats: ['jpeg', 'png'], maxPixels: cfg.uploads.maxPixels });
  */
-export async function probeImage(path: string, opts: ProbeOptions): Promise<ImageProbe> {
+export async function probeImage(path: string | Buffer, opts: ProbeOptions): Promise<ImageProbe> {
   // stat() first so a missing file is an ENOENT (server bug), not a client-facing 415.
-  if ((await stat(path)).size === 0) throw notAnImage();
+  if ((typeof path === 'string' ? (await stat(path)).size : path.length) === 0) throw notAnImage();
 
   let meta: Metadata;
   try {
@@ -107,14 +112,81 @@ export async function probeImage(path: string, opts: ProbeOptions): Promise<Imag
     );
   }
 
-  if (opts.fullDecode === false) return { format, width, height, ...(meta.orientation ? { orientation: meta.orientation } : {}) };
+  const probe: ImageProbe = { format, width, height, ...(meta.orientation ? { orientation: meta.orientation } : {}), ...((meta.pages ?? 1) > 1 ? { pages: meta.pages! } : {}), ...(meta.icc ? { icc: true as const } : {}) };
+  if (opts.fullDecode !== false) await verifyDecodes(path, opts.maxPixels);
+  return probe;
+}
+
+/** Step 3 of probeImage on its own: a streaming full decode, so callers can gate it separately from the header read. */
+export async function verifyDecodes(path: string | Buffer, maxPixels: number): Promise<void> {
   try {
-    await sharp(path, { limitInputPixels: opts.maxPixels, failOn: FAIL_ON }).stats();
+    await sharp(path, { limitInputPixels: maxPixels, failOn: FAIL_ON }).stats();
   } catch (err) {
     throw corruptImage(err);
   }
+}
 
-  return { format, width, height, ...(meta.orientation ? { orientation: meta.orientation } : {}) };
+/** The original as served publicly when it differs from the upload; dimensions are after orientation. */
+export interface PublicOriginal {
+  bytes: Buffer;
+  width: number;
+  height: number;
+  /** 'lossless': metadata segments dropped, pixel data untouched; 'reencoded': pixels rotated per EXIF. */
+  method: 'lossless' | 'reencoded';
+}
+
+/** High enough that a re-encode is visually lossless; 4:4:4 keeps colour edges, mozjpeg's trellis is not worth its CPU here. */
+const REENCODE_QUALITY = 92;
+
+/**
+ * Removes location, camera and any other metadata from an upload before it is served as the public
+ * original. Returns null when the upload carries none (it is served as is, byte for byte).
+ * - Upright JPEG/PNG/WebP: metadata segments are dropped losslessly (image.metadata.ts).
+ * - An EXIF orientation other than 1: the pixels are rotated and re-encoded (JPEG q92 4:4:4, PNG
+ *   lossless, WebP q92), ICC profile kept, so the image is upright without the tag. Animated images
+ *   are never rotated (sharp would rotate the stacked frames as one picture); their tag is dropped.
+ * - GIF (no EXIF, no orientation): comment and XMP/vendor application extensions dropped losslessly;
+ *   animation, timing and looping kept.
+ * The result is checked with the decoder; anything still reporting metadata is re-encoded instead.
+ *
+ * @example
+ * const clean = await makePublicOriginal(tmp.path, probe, { maxPixels: cfg.uploads.maxPixels });
+ * await storage.putBuffer(originalKey(sha), clean?.bytes ?? await readFile(tmp.path));
+ */
+export async function makePublicOriginal(input: string | Buffer, probe: ImageProbe, opts: { maxPixels: number }): Promise<PublicOriginal | null> {
+  const src = typeof input === 'string' ? await readFile(input) : input;
+  const animated = (probe.pages ?? 1) > 1;
+  const rotate = !animated && (probe.orientation ?? 1) > 1;
+  if (!rotate) {
+    const clean = stripMetadata(probe.format, src);
+    if (clean === src) return null;
+    if (clean && (await isClean(clean, probe))) return { bytes: clean, width: probe.width, height: probe.height, method: 'lossless' };
+  }
+  try {
+    let img = sharp(src, { limitInputPixels: opts.maxPixels, failOn: FAIL_ON, ...(animated ? { pages: -1 } : {}) });
+    if (rotate) img = img.autoOrient();
+    // Kept rather than converted to sRGB (sharp's default), so wide-gamut colours survive the re-encode.
+    if (probe.icc) img = img.keepIccProfile();
+    if (probe.format === 'jpeg') img = img.jpeg({ quality: REENCODE_QUALITY, chromaSubsampling: '4:4:4', mozjpeg: false });
+    else if (probe.format === 'png') img = img.png();
+    else if (probe.format === 'gif') img = img.gif();
+    else img = img.webp({ quality: REENCODE_QUALITY });
+    const { data, info } = await img.toBuffer({ resolveWithObject: true });
+    return { bytes: data, width: info.width, height: animated ? probe.height : info.height, method: 'reencoded' };
+  } catch (err) {
+    throw corruptImage(err);
+  }
+}
+
+/** The decoder's view of a stripped file: same image, and no EXIF, XMP, IPTC, comments or orientation left. */
+async function isClean(bytes: Buffer, probe: ImageProbe): Promise<boolean> {
+  try {
+    const meta = await sharp(bytes, { limitInputPixels: false }).metadata();
+    const leftovers = meta.exif ?? meta.xmp ?? meta.iptc ?? meta.tifftagPhotoshop ?? (meta.comments?.length ? meta.comments : undefined) ?? meta.orientation;
+    return meta.format === probe.format && meta.width === probe.width && meta.height === probe.height && leftovers === undefined;
+  } catch {
+    return false;
+  }
 }
 
 /**

@@ -1,12 +1,15 @@
-import { availableParallelism } from 'node:os';
 import { ForeignKeyConstraintViolationException } from '@mikro-orm/core';
 import { join, resolve } from 'node:path';
 import { Readable } from 'node:stream';
 import type { EntityManager } from '../../platform/db/orm.js';
+import { PayloadTooLargeError } from '../../platform/errors.js';
 import type { Logger } from '../../platform/logger.js';
-import { makeVariants, probeImage, type ImageFormat } from './image.pipeline.js';
-import { Media, type MediaEntity } from './media.entity.js';
-import { originalKey, variantKey, type ByteRange, type StorageDriver, type VariantName } from './storage.js';
+import { createByteCache } from './byte-cache.js';
+import { createDecodeBudget, estimateDecodeBytes, type DecodeBudgetStats } from './decode-budget.js';
+import { makePublicOriginal, makeVariants, probeImage, verifyDecodes, type ImageFormat } from './image.pipeline.js';
+import { createLegacyOriginalStripper } from './legacy-originals.js';
+import { CONTENT_LOCK, Media, type MediaEntity, type OriginalState } from './media.entity.js';
+import { originalKey, readBlob, variantKey, type ByteRange, type StorageDriver, type VariantName } from './storage.js';
 import { removeQuietly, streamToTempFile } from './temp-file.js';
 
 export type MediaVariant = 'original' | VariantName;
@@ -22,7 +25,7 @@ export interface StoredMedia {
   created: boolean;
 }
 
-export type MediaInfo = Pick<MediaEntity, 'sha256' | 'format' | 'width' | 'height' | 'size'>;
+export type MediaInfo = Pick<MediaEntity, 'sha256' | 'format' | 'width' | 'height' | 'size' | 'originalState'>;
 
 /** Rows kept in memory for serving; ~150 bytes each. */
 const ROW_CACHE_SIZE = 10_000;
@@ -30,20 +33,27 @@ const ROW_CACHE_SIZE = 10_000;
 export interface MediaBlob {
   size: number;
   contentType: string;
+  /** Strong validator; changes when the stored bytes behind a hash+variant changed (a legacy original stripped). */
+  etag: string;
   open(range?: ByteRange): NodeJS.ReadableStream;
   /** The whole file, for small blobs kept in memory (thumbnails): served without touching the disk. */
   bytes?: Buffer;
 }
 
-/** Blobs up to this size are kept in memory once served; content-addressed bytes never change. */
-const SMALL_BLOB_BYTES = 256 * 1024;
-const BLOB_CACHE_BYTES = 64 * 1024 * 1024;
+type Sized = { sha256: string; width: number; height: number };
+
+/** 256 MiB: a 40-megapixel image (the default pixel limit) fits, with room for a few small ones beside it. */
+const DEFAULT_DECODE_BUDGET = 256 * 1024 * 1024;
+
+/** Defaults of `media.memoryCacheBytes` / `media.memoryCacheMaxBlobBytes`. */
+const DEFAULT_MEMORY_CACHE = { memoryCacheBytes: 64 * 1024 * 1024, memoryCacheMaxBlobBytes: 256 * 1024 };
 
 export interface MediaService {
   /**
    * Stream → temp file (sha256 while streaming, size limit) → decode-validate with sharp →
-   * content-addressed original (one file per distinct content) → thumb/webp variants made once →
-   * `media` row. The temp file is removed on every path. Errors are AppErrors (413 too large or too
+   * public original (location/camera metadata stripped, orientation applied; byte for byte when the
+   * upload has none) stored under the upload's hash (one file per distinct upload) → `media` row →
+   * thumb/webp variants made off the request path. The temp file is removed on every path. Errors are AppErrors (413 too large or too
    * many pixels, 415 not an image / format not allowed / corrupt).
    *
    * @example
@@ -53,7 +63,10 @@ export interface MediaService {
   ingest(em: EntityManager, file: NodeJS.ReadableStream): Promise<StoredMedia>;
   /** The URL path clients use: `/api/v1/media/<sha256>`, with `?variant=` for thumb/webp. */
   urlFor(sha256: string, variant?: MediaVariant): string;
-  /** The stored row, or null. Rows are immutable, so they are cached in memory (LRU). */
+  /**
+   * The stored row, or null. Rows are immutable once their original is clean, so they are cached in
+   * memory (LRU). A row from before metadata stripping has its original stripped here, once.
+   */
   find(em: EntityManager, sha256: string): Promise<MediaInfo | null>;
   /** A servable blob for a known row, or null if storage lost it. */
   blob(row: MediaInfo, variant: MediaVariant): Promise<MediaBlob | null>;
@@ -64,26 +77,34 @@ export interface MediaService {
   discard(em: EntityManager, stored: StoredMedia): Promise<void>;
   /** Resolves when no variants are being made (shutdown, tests). */
   idle(): Promise<void>;
+  /** The decode memory budget right now and its peaks (metrics, tests). */
+  decodeStats(): DecodeBudgetStats;
 }
 
 export interface MediaServiceDeps {
   storage: StorageDriver;
   /** Temp files live here; keep it on the storage filesystem so the final move is a rename. */
   tmpDir: string;
-  limits: { maxFileBytes: number; maxPixels: number; allowedFormats: readonly ImageFormat[] };
+  /**
+   * `decodeBudgetBytes`: memory all decodes together may reserve (default 256 MiB). Each decode
+   * reserves `estimateDecodeBytes(width, height)` from the header before decoding and waits while the
+   * budget is spent; an upload that alone exceeds it is refused (413 image_exceeds_decode_budget).
+   */
+  limits: { maxFileBytes: number; maxPixels: number; allowedFormats: readonly ImageFormat[]; decodeBudgetBytes?: number };
   logger: Logger;
-  /** Images decoded at once; bounds memory under concurrent uploads. Default: CPU count. */
-  decodeConcurrency?: number;
+  /**
+   * Blobs up to `memoryCacheMaxBlobBytes` are kept in memory once served (content-addressed bytes never
+   * change), `memoryCacheBytes` in all; 0 turns the cache off (benchmarks of the disk path).
+   */
+  memoryCache?: { memoryCacheBytes: number; memoryCacheMaxBlobBytes: number };
 }
-
-/** Serialises storing and undoing the same content across requests and nodes. */
-const CONTENT_LOCK = 'select pg_advisory_xact_lock(hashtextextended(?, 0))';
 
 const CONTENT_TYPES: Record<ImageFormat, string> = { jpeg: 'image/jpeg', png: 'image/png', gif: 'image/gif', webp: 'image/webp' };
 
 export function createMediaService(deps: MediaServiceDeps): MediaService {
   const { storage, limits, logger } = deps;
-  const gate = semaphore(deps.decodeConcurrency ?? availableParallelism());
+  const budget = createDecodeBudget(limits.decodeBudgetBytes ?? DEFAULT_DECODE_BUDGET);
+  const decodeCost = (dims: { width: number; height: number }) => estimateDecodeBytes(dims.width, dims.height);
   // Serving hits one hash over and over; a row never changes, so the database is asked once.
   // (A row removed by discard on another node only leaves a stale entry; blob() then finds no file.)
   const rows = new Map<string, MediaInfo>();
@@ -98,26 +119,35 @@ export function createMediaService(deps: MediaServiceDeps): MediaService {
   // variant that is not there yet waits for it, so a crash between the row and the variants heals itself.
   const making = new Map<string, Promise<void>>();
 
-  const small = createByteCache(BLOB_CACHE_BYTES);
+  const cacheLimits = deps.memoryCache ?? DEFAULT_MEMORY_CACHE;
+  const small = createByteCache(cacheLimits.memoryCacheBytes);
+  const cacheable = (size: number) => size <= cacheLimits.memoryCacheMaxBlobBytes && size <= cacheLimits.memoryCacheBytes;
 
-  async function makeAndStoreVariants(sha256: string): Promise<void> {
+  // Stored content was accepted under the limits of its day: it is never refused here, at worst it
+  // decodes alone (the budget cuts an oversized reservation to the whole budget).
+  async function makeAndStoreVariants(row: Sized): Promise<void> {
+    const { sha256 } = row;
     const [hasThumb, hasWebp] = await Promise.all([storage.has(variantKey(sha256, 'thumb')), storage.has(variantKey(sha256, 'webp'))]);
     if (hasThumb && hasWebp) return;
-    await gate(async () => {
-      const original = await readAll(storage.createReadStream(originalKey(sha256)));
-      const variants = await makeVariants(original, { maxPixels: limits.maxPixels });
+    await budget.run(decodeCost(row), async () => {
+      const original = await readBlob(storage, originalKey(sha256));
+      const variants = await makeVariants(original, { maxPixels: Math.max(limits.maxPixels, row.width * row.height) });
       await Promise.all([storage.putBuffer(variantKey(sha256, 'thumb'), variants.thumb), storage.putBuffer(variantKey(sha256, 'webp'), variants.webp)]);
     });
   }
 
-  function ensureVariants(sha256: string): Promise<void> {
+  function ensureVariants(row: Sized): Promise<void> {
+    const { sha256 } = row;
     let pending = making.get(sha256);
     if (!pending) {
-      pending = makeAndStoreVariants(sha256).finally(() => making.delete(sha256));
+      pending = makeAndStoreVariants(row).finally(() => making.delete(sha256));
       making.set(sha256, pending);
     }
     return pending;
   }
+
+  // Rows stored before stripping existed are stripped before anything of them is served.
+  const cleanPending = createLegacyOriginalStripper({ storage, budget, maxPixels: limits.maxPixels });
 
   return {
     async ingest(em, file) {
@@ -133,25 +163,40 @@ export function createMediaService(deps: MediaServiceDeps): MediaService {
         if (known && (await storage.has(originalKey(tmp.sha256)))) {
           return { sha256: tmp.sha256, format: known.format, width: known.width, height: known.height, size: known.size, created: false };
         }
-        const stored = await gate(async () => {
-          // Header checks (format, pixel bomb) first, then a full decode so truncated files are refused.
-          const probe = await probeImage(tmp.path, { allowedFormats: limits.allowedFormats, maxPixels: limits.maxPixels });
-          const dims = { format: probe.format, width: probe.width, height: probe.height, size: tmp.size };
+        // Header checks (format, pixel bomb) first, then a full decode so truncated files are refused.
+        const probe = await probeImage(tmp.path, { allowedFormats: limits.allowedFormats, maxPixels: limits.maxPixels, fullDecode: false });
+        const cost = decodeCost(probe);
+        if (!budget.fits(cost)) {
+          throw new PayloadTooLargeError(
+            `Image is ${probe.width}x${probe.height}; decoding it needs more memory than this server allows for all decodes together`,
+            'image_exceeds_decode_budget',
+          );
+        }
+        // Waits here while other decodes hold the memory budget; the upload itself is already on disk.
+        const stored = await budget.run(cost, async () => {
+          await verifyDecodes(tmp.path, limits.maxPixels);
+          // Originals are public: GPS and camera data must not be. The hash stays the upload's, so dedupe holds.
+          const clean = await makePublicOriginal(tmp.path, probe, { maxPixels: limits.maxPixels });
+          const state: OriginalState = clean ? 'stripped' : 'as_uploaded';
+          const dims = { format: probe.format, width: clean?.width ?? probe.width, height: clean?.height ?? probe.height, size: tmp.size };
           // The blob before the row: a row always means the original is servable. Under the content's lock,
           // so a concurrent discard of the same bytes cannot remove the file between the two.
           const created = await em.transactional(async (tx) => {
             await tx.execute(CONTENT_LOCK, [tmp.sha256]);
-            await storage.putFile(tmp.path, originalKey(tmp.sha256));
+            // A clean rendition replaces whatever a crash may have left under the key (possibly the raw upload).
+            if (clean) await storage.putBuffer(originalKey(tmp.sha256), clean.bytes);
+            else await storage.putFile(tmp.path, originalKey(tmp.sha256));
             const rows = await tx.execute<{ sha256: string }[]>(
-              `insert into media (sha256, format, width, height, size, created_at) values (?, ?, ?, ?, ?, now())
-               on conflict (sha256) do update set claimed_at = now() returning (xmax = 0) as inserted`,
-              [tmp.sha256, dims.format, dims.width, dims.height, dims.size],
+              `insert into media (sha256, format, width, height, size, original_state, created_at) values (?, ?, ?, ?, ?, ?, now())
+               on conflict (sha256) do update set claimed_at = now(), original_state = excluded.original_state, width = excluded.width,
+               height = excluded.height returning (xmax = 0) as inserted`,
+              [tmp.sha256, dims.format, dims.width, dims.height, dims.size, state],
             );
             return (rows[0] as { inserted?: boolean } | undefined)?.inserted === true;
           });
           return { sha256: tmp.sha256, ...dims, created };
         });
-        ensureVariants(stored.sha256).catch((err: unknown) => logger.error({ err, sha256: stored.sha256 }, 'making variants failed'));
+        ensureVariants(stored).catch((err: unknown) => logger.error({ err, sha256: stored.sha256 }, 'making variants failed'));
         return stored;
       } finally {
         // After putFile the temp path is gone already; on every other path this is the cleanup.
@@ -168,29 +213,32 @@ export function createMediaService(deps: MediaServiceDeps): MediaService {
       const cached = rows.get(sha256);
       if (cached) return remember(cached);
       const row = await em.findOne(Media, { sha256 });
-      return row ? remember({ sha256: row.sha256, format: row.format, width: row.width, height: row.height, size: row.size }) : null;
+      if (!row) return null;
+      const info: MediaInfo = { sha256: row.sha256, format: row.format, width: row.width, height: row.height, size: row.size, originalState: row.originalState };
+      return remember(info.originalState === 'pending' ? await cleanPending(em, info) : info);
     },
 
     async blob(row, variant) {
       const key = variant === 'original' ? originalKey(row.sha256) : variantKey(row.sha256, variant);
       const contentType = variant === 'original' ? CONTENT_TYPES[row.format] : 'image/webp';
+      const etag = variant === 'original' && row.originalState === 'stripped' ? `"${row.sha256}-original-stripped"` : `"${row.sha256}-${variant}"`;
       const cached = small.get(key);
-      if (cached) return { size: cached.length, contentType, bytes: cached, open: (range) => Readable.from([slice(cached, range)]) };
+      if (cached) return { size: cached.length, contentType, etag, bytes: cached, open: (range) => Readable.from([slice(cached, range)]) };
       let info = await storage.stat(key);
       if (!info && variant !== 'original' && (await storage.has(originalKey(row.sha256)))) {
-        await ensureVariants(row.sha256);
+        await ensureVariants(row);
         info = await storage.stat(key);
       }
       if (!info) {
         logger.error({ sha256: row.sha256, variant }, 'media row without its blob');
         return null;
       }
-      if (info.size <= SMALL_BLOB_BYTES) {
-        const bytes = await readAll(storage.createReadStream(key));
+      if (cacheable(info.size)) {
+        const bytes = await readBlob(storage, key);
         small.set(key, bytes);
-        return { size: bytes.length, contentType, bytes, open: (range) => Readable.from([slice(bytes, range)]) };
+        return { size: bytes.length, contentType, etag, bytes, open: (range) => Readable.from([slice(bytes, range)]) };
       }
-      return { size: info.size, contentType, open: (range) => storage.createReadStream(key, range) };
+      return { size: info.size, contentType, etag, open: (range) => storage.createReadStream(key, range) };
     },
 
     async discard(em, stored) {
@@ -216,6 +264,8 @@ export function createMediaService(deps: MediaServiceDeps): MediaService {
     async idle() {
       while (making.size > 0) await Promise.all([...making.values()].map(settled));
     },
+
+    decodeStats: () => budget.stats(),
   };
 }
 
@@ -231,62 +281,6 @@ function slice(bytes: Buffer, range?: ByteRange): Buffer {
   return range ? bytes.subarray(range.start, range.end + 1) : bytes;
 }
 
-/** Least-recently-used buffers, bounded by total bytes. */
-function createByteCache(maxBytes: number) {
-  const entries = new Map<string, Buffer>();
-  let total = 0;
-  return {
-    get(key: string): Buffer | undefined {
-      const hit = entries.get(key);
-      if (hit) {
-        entries.delete(key);
-        entries.set(key, hit);
-      }
-      return hit;
-    },
-    set(key: string, value: Buffer): void {
-      this.delete(key);
-      entries.set(key, value);
-      total += value.length;
-      for (const [oldest, buf] of entries) {
-        if (total <= maxBytes) break;
-        entries.delete(oldest);
-        total -= buf.length;
-      }
-    },
-    delete(key: string): void {
-      const prev = entries.get(key);
-      if (prev) {
-        entries.delete(key);
-        total -= prev.length;
-      }
-    },
-  };
-}
-
-async function readAll(stream: NodeJS.ReadableStream): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of stream) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks);
-}
-
-/** A tiny counting semaphore: at most `max` tasks inside at once, the rest wait in order. */
-function semaphore(max: number): <T>(task: () => Promise<T>) => Promise<T> {
-  let active = 0;
-  const waiting: (() => void)[] = [];
-  return async (task) => {
-    // A finishing task hands its slot straight to the next waiter, so newcomers cannot jump in.
-    if (active >= max) await new Promise<void>((resolve) => waiting.push(resolve));
-    else active++;
-    try {
-      return await task();
-    } finally {
-      const next = waiting.shift();
-      if (next) next();
-      else active--;
-    }
-  };
-}
 
 /** Where media lives: `media.dir`, else `<dataDir>/media`; temp files under it so moves are renames. */
 export function mediaPaths(config: { dataDir: string; media: { dir: string | null } }): { root: string; tmpDir: string } {

@@ -153,3 +153,10 @@ export class LocalStorage implements StorageDriver {
     return `${dest}.${randomUUID()}.tmp`;
   }
 }
+
+/** A whole blob in memory (small files, or ones sharp needs as a Buffer); a missing key rejects with ENOENT. */
+export async function readBlob(storage: StorageDriver, key: string): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of storage.createReadStream(key)) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks);
+}

@@ -1,8 +1,8 @@
-import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { buildOpenApi } from '../../transport/http/openapi.js';
 import type { AnyRoute, Reply } from '../../transport/http/types.js';
 import { route } from '../../transport/http/types.js';
+import { inlinePage } from '../../transport/http/inline-page.js';
 import { buildAsyncApi } from '../../transport/socket/asyncapi.js';
 import type { NamespaceSpec } from '../../transport/socket/namespace.js';
 
@@ -27,33 +27,6 @@ function packageVersion(): string {
   }
 }
 
-function sha256(text: string): string {
-  return `'sha256-${createHash('sha256').update(text, 'utf8').digest('base64')}'`;
-}
-
-/**
- * The page's script and style are inlined and pinned by hash in the CSP, so the page needs no CDN and
- * runs no other script even if a document string somehow reached the markup.
- */
-function docsPage(): { html: string; csp: string } {
-  const style = asset('./docs.page.css');
-  const script = asset('./docs.page.js');
-  const html = asset('./docs.page.html')
-    .replace('{{STYLE}}', () => style)
-    .replace('{{SCRIPT}}', () => script);
-  const csp = [
-    "default-src 'none'",
-    `script-src ${sha256(script)}`,
-    `style-src ${sha256(style)}`,
-    "connect-src 'self'",
-    "img-src 'self' data:",
-    "base-uri 'none'",
-    "form-action 'none'",
-    "frame-ancestors 'none'",
-  ].join('; ');
-  return { html, csp };
-}
-
 function jsonDocument(build: () => unknown): () => Reply {
   let cached: string | null = null;
   return () => {
@@ -72,7 +45,7 @@ export function docsRoutes(deps: DocsDeps): AnyRoute[] {
   };
   const openapi = jsonDocument(() => buildOpenApi(deps.router.routes, info));
   const asyncapi = jsonDocument(() => buildAsyncApi(deps.namespaces, info));
-  const page = docsPage();
+  const page = inlinePage(import.meta.url, 'docs');
   return [
     route({
       method: 'GET',

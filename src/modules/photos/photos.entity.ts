@@ -1,7 +1,7 @@
 import { defineEntity, p } from '@mikro-orm/postgresql';
+import { PHOTO_KINDS, PHOTO_STATUSES } from './photos.dto.js';
 
-export const PHOTO_STATUSES = ['queued', 'processing', 'completed', 'failed'] as const;
-export const PHOTO_KINDS = ['upscale', 'bestcut'] as const;
+export { PHOTO_KINDS, PHOTO_STATUSES };
 export type PhotoStatus = (typeof PHOTO_STATUSES)[number];
 export type PhotoKind = (typeof PHOTO_KINDS)[number];
 

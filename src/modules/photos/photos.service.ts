@@ -20,7 +20,7 @@ import { CreatePhotoInput, PhotoCursor, PhotoStatusUpdate, type PhotoDto } from 
 export async function createPhoto(em: EntityManager, input: CreatePhotoInput): Promise<PhotoEntity> {
   const data = parseWith(CreatePhotoInput, input, 'photo');
   if (!(await em.findOne(Media, { sha256: data.originalSha256 }))) throw new NotFoundError('No media with this hash', 'media_not_found');
-  const photo = em.create(Photo, { id: randomUUID(), ...data, status: 'queued', processedSha256: null, error: null });
+  const photo = em.create(Photo, { ...data, id: data.id ?? randomUUID(), status: 'queued', processedSha256: null, error: null });
   await em.flush();
   return photo;
 }

@@ -1,5 +1,6 @@
 import type { Readable } from 'node:stream';
-import { BadRequestError, PayloadTooLargeError, UnsupportedMediaTypeError } from '../../platform/errors.js';
+import { AppError, BadRequestError, PayloadTooLargeError, UnsupportedMediaTypeError } from '../../platform/errors.js';
+import { requestAborted } from './abort.js';
 import type { BodyKind, IncomingRequest } from './types.js';
 
 /** Reads a whole body into memory, refusing more than `limit` bytes (declared or actual). */
@@ -10,13 +11,18 @@ export async function readLimited(body: Readable, limit: number, declaredLength?
   }
   const chunks: Buffer[] = [];
   let size = 0;
-  for await (const chunk of body) {
-    size += (chunk as Buffer).length;
-    if (size > limit) {
-      body.resume();
-      throw new PayloadTooLargeError(`Body exceeds ${limit} bytes`);
+  try {
+    for await (const chunk of body) {
+      size += (chunk as Buffer).length;
+      if (size > limit) {
+        body.resume();
+        throw new PayloadTooLargeError(`Body exceeds ${limit} bytes`);
+      }
+      chunks.push(chunk as Buffer);
     }
-    chunks.push(chunk as Buffer);
+  } catch (err) {
+    // The body stream only errors when the client went away mid-body: a client event, not a 500.
+    throw err instanceof AppError ? err : requestAborted(err);
   }
   return Buffer.concat(chunks, size);
 }

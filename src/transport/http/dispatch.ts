@@ -1,12 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import type { Actor } from '../../modules/identity/actor.js';
-import type { Orm } from '../../platform/db/orm.js';
+import type { EntityManager, Orm } from '../../platform/db/orm.js';
 import { AppError, ForbiddenError, RateLimitedError, UnauthorizedError, statusTitle, toProblem } from '../../platform/errors.js';
 import type { Logger } from '../../platform/logger.js';
 import type { Metrics } from '../../platform/metrics.js';
+import { outageError } from '../../platform/outage.js';
 import type { RateLimiter } from '../../platform/rate-limit.js';
 import { parseWith } from '../../platform/validation.js';
 import { parseBody, parseQuery } from './body.js';
+import { createCors } from './cors.js';
 import type { Router } from './router.js';
 import type { AnyRoute, AuthMode, IncomingRequest, Reply, ResponseSink } from './types.js';
 
@@ -18,6 +20,8 @@ export interface DispatchDeps {
   metrics: Metrics;
   logger: Logger;
   jsonLimitBytes: number;
+  /** `server.corsOrigins`: `*` or exact origins allowed to call the API from a browser. */
+  corsOrigins: string[];
 }
 
 const REQUEST_ID = /^[\w.:-]{1,128}$/;
@@ -27,36 +31,50 @@ export type Dispatch = (req: IncomingRequest, sink: ResponseSink) => Promise<voi
 /** The engine-neutral request pipeline: match, authenticate, limit, parse, handle, map errors, log. */
 export function createDispatcher(deps: DispatchDeps): Dispatch {
   const { router, logger, metrics } = deps;
+  const cors = createCors(deps.corsOrigins);
 
   return async function dispatch(req, sink) {
     const started = process.hrtime.bigint();
     const incomingId = req.headers['x-request-id'];
     const requestId = incomingId && REQUEST_ID.test(incomingId) ? incomingId : randomUUID();
-    const log = logger.child({ reqId: requestId });
+    // A child logger costs an allocation per request; most requests never log, so it is made on first use.
+    let child: Logger | undefined;
+    const log = () => (child ??= logger.child({ reqId: requestId }));
     let routeLabel = 'unmatched';
     let reply: Reply;
     try {
+      if (req.rejected) throw req.rejected;
       const found = router.match(req.method, req.path);
       if (found === null) throw new AppError(404, 'route_not_found', `No route for ${req.method} ${req.path}`);
       if (found === 'method') {
-        const allow = router.allowedMethods(req.path).join(', ');
-        throw new AppError(405, 'method_not_allowed', `${req.method} is not allowed here`, { headers: { allow } });
+        const methods = router.allowedMethods(req.path);
+        // No route takes OPTIONS: it is always the CORS preflight (or a plain Allow query).
+        if (req.method !== 'OPTIONS') throw new AppError(405, 'method_not_allowed', `${req.method} is not allowed here`, { headers: { allow: methods.join(', ') } });
+        reply = cors.options(req, methods);
+      } else {
+        routeLabel = found.route.path;
+        reply = await runRoute(found.route, found.params, req, requestId, log);
       }
-      routeLabel = found.route.path;
-      reply = await runRoute(found.route, found.params, req, requestId, log);
-    } catch (err) {
-      reply = problemReply(err, requestId, req.path, log);
+    } catch (thrown) {
+      // A dependency outage (database or Redis down) is a 503 with Retry-After, not an opaque 500.
+      const err = outageError(thrown) ?? thrown;
+      reply = problemReply(err, requestId, req.path, log());
       metrics.errors.inc({ transport: 'http', code: err instanceof AppError ? err.code : 'internal' });
     }
-    reply.headers = { ...reply.headers, 'x-request-id': requestId };
+    reply.headers = { ...reply.headers, ...cors.headersFor(req.headers.origin), 'x-request-id': requestId };
     if (!reply.body || typeof reply.body === 'string' || Buffer.isBuffer(reply.body)) req.body.resume();
     if (!sink.aborted) await sink.send(reply, req.method === 'HEAD');
     const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-    metrics.httpDuration.observe({ method: req.method, route: routeLabel, status: String(reply.status) }, seconds);
-    log.info({ method: req.method, path: req.path, status: reply.status, ms: Math.round(seconds * 1e4) / 10, aborted: sink.aborted }, 'request');
+    // Every label is bounded: a client picks the method and path, so neither goes in as sent.
+    // 499 (nginx's "client closed request") marks requests whose client left before the answer.
+    const status = sink.aborted ? '499' : String(reply.status);
+    metrics.httpDuration.observe({ method: methodLabel(req.method), route: routeLabel, status }, seconds);
+    if (logger.isLevelEnabled('info')) {
+      log().info({ method: req.method, path: req.path, status: reply.status, ms: Math.round(seconds * 1e4) / 10, aborted: sink.aborted }, 'request');
+    }
   };
 
-  async function runRoute(route: AnyRoute, rawParams: Record<string, string>, req: IncomingRequest, requestId: string, log: Logger): Promise<Reply> {
+  async function runRoute(route: AnyRoute, rawParams: Record<string, string>, req: IncomingRequest, requestId: string, log: () => Logger): Promise<Reply> {
     if (route.rateLimit) {
       const { limit, windowSeconds } = route.rateLimit.limit();
       const hit = await deps.rateLimiter.hit(`http:${route.rateLimit.name}:${req.ip}`, limit, windowSeconds);
@@ -71,8 +89,24 @@ export function createDispatcher(deps: DispatchDeps): Dispatch {
       const raw = await parseBody(req, kind, route.maxBodyBytes ?? deps.jsonLimitBytes);
       body = route.body ? parseWith(route.body, raw, 'body') : raw;
     }
-    const em = deps.orm.em.fork();
-    return route.handler({ body, query, params, actor, em, request: req, requestId, log });
+    // The EntityManager fork and the logger are made only for handlers that touch them (getters):
+    // hot read paths such as /auth/me use neither, and each costs an allocation per request.
+    let em: EntityManager | undefined;
+    const orm = deps.orm;
+    return route.handler({
+      body,
+      query,
+      params,
+      actor,
+      request: req,
+      requestId,
+      get em() {
+        return (em ??= orm.em.fork());
+      },
+      get log() {
+        return log();
+      },
+    });
   }
 
   async function authenticate(mode: AuthMode, header: string | undefined): Promise<Actor | null> {
@@ -90,6 +124,13 @@ export function createDispatcher(deps: DispatchDeps): Dispatch {
     if (mode === 'worker' && actor.kind === 'worker') return actor;
     throw new ForbiddenError(mode === 'admin' ? 'Admin role required' : `This route needs a ${mode} token`, 'wrong_token_kind');
   }
+}
+
+const KNOWN_METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']);
+
+/** The metrics label for a request method: one of the standard seven, else `other`. */
+export function methodLabel(method: string): string {
+  return KNOWN_METHODS.has(method) ? method : 'other';
 }
 
 function bearer(header: string | undefined): string | null {

@@ -1,6 +1,9 @@
 import type { Server as IoServer } from 'socket.io';
 import type { Logger } from '../../platform/logger.js';
+import type { TrustedProxies } from './client-ip.js';
 import type { Dispatch } from './dispatch.js';
+
+export { clientIp } from './client-ip.js';
 
 /** An HTTP server implementation hosting the dispatcher and socket.io. */
 export interface Engine {
@@ -15,8 +18,14 @@ export interface Engine {
 export interface EngineOptions {
   dispatch: Dispatch;
   logger: Logger;
-  trustProxy: boolean;
+  /** Peers whose X-Forwarded-For is believed (client-ip.ts). */
+  trustedProxies: TrustedProxies;
   socketPath: string;
+  /**
+   * uWS only: bytes uWS may buffer for one WebSocket whose client is not reading; past it the connection is
+   * closed (`closeOnBackpressureLimit`) rather than messages silently dropped. Absent: uWS's default (64 KiB, drop).
+   */
+  socketMaxBackpressure?: number;
 }
 
 /**
@@ -35,13 +44,4 @@ export async function createEngine(kind: 'auto' | 'uws' | 'node', options: Engin
   }
   const { createNodeEngine } = await import('./node-engine.js');
   return createNodeEngine(options);
-}
-
-/** Client address, honouring the first X-Forwarded-For hop only behind a trusted proxy. */
-export function clientIp(headers: Record<string, string>, socketIp: string, trustProxy: boolean): string {
-  if (trustProxy) {
-    const forwarded = headers['x-forwarded-for']?.split(',')[0]?.trim();
-    if (forwarded) return forwarded;
-  }
-  return socketIp.replace(/^::ffff:/, '');
 }

@@ -1,6 +1,7 @@
 import busboy from 'busboy';
 import type { Readable } from 'node:stream';
 import { AppError, BadRequestError, PayloadTooLargeError, UnsupportedMediaTypeError } from '../../platform/errors.js';
+import { requestAborted } from './abort.js';
 import type { IncomingRequest } from './types.js';
 
 export interface MultipartLimits {
@@ -161,5 +162,5 @@ export function parseMultipart<T>(req: IncomingRequest, opts: ParseMultipartOpti
 }
 
 function abortedOr(err: unknown): AppError {
-  return new BadRequestError('The upload was interrupted', 'request_aborted', { cause: err });
+  return requestAborted(err);
 }

@@ -1,7 +1,7 @@
-import { createServer, type ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { AbortTracker } from './abort.js';
+import { AbortTracker, DRAIN_LIMIT_BYTES } from './abort.js';
 import { clientIp, type Engine, type EngineOptions } from './engine.js';
 import type { IncomingRequest, Reply, ResponseSink } from './types.js';
 
@@ -18,12 +18,12 @@ export function createNodeEngine(options: EngineOptions): Engine {
       path: q === -1 ? url : url.slice(0, q),
       rawQuery: q === -1 ? '' : url.slice(q + 1),
       headers,
-      ip: clientIp(headers, req.socket.remoteAddress ?? '', options.trustProxy),
+      ip: clientIp(headers, req.socket.remoteAddress ?? '', options.trustedProxies),
       body: req,
     };
-    const sink = new NodeSink(res);
+    const sink = new NodeSink(req, res);
     sink.onAborted(() => req.destroy(new Error('client aborted the request')));
-    void options.dispatch(request, sink);
+    void options.dispatch(request, sink).catch((err: unknown) => options.logger.error({ err }, 'request dispatch failed'));
   });
   server.keepAliveTimeout = 65_000;
 
@@ -52,7 +52,10 @@ export function createNodeEngine(options: EngineOptions): Engine {
 }
 
 class NodeSink extends AbortTracker implements ResponseSink {
-  constructor(private readonly res: ServerResponse) {
+  constructor(
+    private readonly req: IncomingMessage,
+    private readonly res: ServerResponse,
+  ) {
     super();
     res.on('close', () => {
       if (!res.writableFinished) this.fire();
@@ -65,6 +68,9 @@ class NodeSink extends AbortTracker implements ResponseSink {
     const body = reply.body;
     if (reply.length !== undefined) headers['content-length'] = reply.length;
     else if (typeof body === 'string' || Buffer.isBuffer(body)) headers['content-length'] = Buffer.byteLength(body);
+    // node:http would read (and drop) any unread body to keep the connection; past the drain limit
+    // (judged by the declared length) closing is cheaper, as on uWS.
+    if (!this.req.complete && unreadTooLarge(this.req)) headers.connection = 'close';
     res.writeHead(reply.status, headers);
     if (body instanceof Readable) {
       if (headOnly) {
@@ -78,4 +84,10 @@ class NodeSink extends AbortTracker implements ResponseSink {
     }
     res.end(headOnly ? undefined : body);
   }
+}
+
+function unreadTooLarge(req: IncomingMessage): boolean {
+  const declared = req.headers['content-length'];
+  if (declared === undefined) return req.headers['transfer-encoding'] !== undefined;
+  return Number(declared) > DRAIN_LIMIT_BYTES;
 }

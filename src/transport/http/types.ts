@@ -3,6 +3,7 @@ import type { z } from 'zod';
 import type { EntityManager } from '../../platform/db/orm.js';
 import type { Logger } from '../../platform/logger.js';
 import type { Actor } from '../../modules/identity/actor.js';
+import type { AppError } from '../../platform/errors.js';
 
 /** An HTTP request as both engines (uWS and node:http) present it to the dispatcher. */
 export interface IncomingRequest {
@@ -14,6 +15,8 @@ export interface IncomingRequest {
   ip: string;
   /** Streamed request body; destroyed with an error if the client aborts. */
   body: Readable;
+  /** Set by an engine that refuses the request before routing (bad framing): the dispatcher answers with it. */
+  rejected?: AppError;
 }
 
 export type ReplyBody = string | Buffer | Readable;

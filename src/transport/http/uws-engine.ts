@@ -1,43 +1,100 @@
-import { Readable } from 'node:stream';
 import type * as UwsModule from 'uWebSockets.js';
-import type { HttpResponse, TemplatedApp, us_listen_socket } from 'uWebSockets.js';
-import { statusTitle } from '../../platform/errors.js';
-import { AbortTracker } from './abort.js';
+import type { HttpRequest, HttpResponse, TemplatedApp, us_listen_socket } from 'uWebSockets.js';
+import { BadRequestError } from '../../platform/errors.js';
 import { clientIp, type Engine, type EngineOptions } from './engine.js';
-import type { IncomingRequest, Reply, ResponseSink } from './types.js';
+import { framingError } from './framing.js';
+import type { IncomingRequest } from './types.js';
+import { UwsExchange } from './uws-exchange.js';
+import { STRINGS_AS_UTF8, utf8 } from './uws-strings.js';
 
 type Uws = typeof UwsModule;
 
+/**
+ * The uWebSockets.js engine. Rule: no exception may leave a uWS callback, since uWS runs them from
+ * native code and an escaping one ends the process. The route handler below catches everything;
+ * UwsExchange guards every later callback and every access to `res` (see there).
+ */
 export async function createUwsEngine(options: EngineOptions): Promise<Engine> {
+  // uWebSockets.js's Node 22+ binaries (ABI >= 127) refuse requests whose headers pass 4 KiB with 431; its Node 20
+  // binary had no such limit. 16 KiB, node:http's default, unless the operator set it. Read when uWS loads.
+  // eslint-disable-next-line no-restricted-syntax -- sets uWS's own variable for the native code; reads no config
+  process.env.UWS_HTTP_MAX_HEADERS_SIZE ??= '16384';
   const loaded = (await import('uWebSockets.js')) as Uws & { default?: Uws };
   const uws = loaded.default ?? loaded;
   const app: TemplatedApp = uws.App();
   let listenSocket: us_listen_socket | null = null;
+  const { logger } = options;
+  // uWS keeps parsing requests pipelined in the same read after one it was told to close on, before
+  // closing (the close waits for the uncork at the end of that read): a request smuggled behind bad
+  // framing would still run. Peers that just sent bad framing are refused until the read is over.
+  const badFramingPeers = new Set<string>();
 
   // Everything below the socket.io path is ours; engine.io registers its own, more specific, route.
   app.any('/*', (res, req) => {
+    try {
+      handle(res, req);
+    } catch (err) {
+      logger.error({ err }, 'uWS request handler failed');
+      try {
+        res.cork(() => res.writeStatus('500 Internal Server Error').end('', true));
+      } catch (closeErr) {
+        logger.error({ err: closeErr }, 'uWS could not answer a failed request');
+      }
+    }
+  });
+
+  function handle(res: HttpResponse, req: HttpRequest): void {
     const headers: Record<string, string> = {};
+    const contentLengths: string[] = [];
     req.forEach((key, value) => {
-      headers[key] = value;
+      if (key === 'content-length') contentLengths.push(value);
+      headers[key] = headers[key] === undefined ? value : `${headers[key]}, ${value}`;
     });
     const method = req.getCaseSensitiveMethod().toUpperCase();
+    const peer = Buffer.from(res.getRemoteAddressAsText()).toString();
+    let rejected = framingError(contentLengths, headers['transfer-encoding']);
+    if (rejected) {
+      badFramingPeers.add(peer);
+      setImmediate(() => badFramingPeers.delete(peer));
+    } else if (badFramingPeers.has(peer)) {
+      rejected = new BadRequestError('Request pipelined behind one with bad framing', 'bad_framing');
+    }
+    const declared = rejected || contentLengths.length === 0 ? null : Number(contentLengths[0]);
+    const hasBody = rejected ? true : (declared !== null && declared > 0) || headers['transfer-encoding'] !== undefined;
+    const exchange = new UwsExchange(res, declared, hasBody, logger, rejected !== null);
     const request: IncomingRequest = {
       method,
       path: req.getUrl(),
       rawQuery: req.getQuery() ?? '',
       headers,
-      ip: clientIp(headers, Buffer.from(res.getRemoteAddressAsText()).toString(), options.trustProxy),
-      body: null as unknown as Readable,
+      ip: clientIp(headers, peer, options.trustedProxies),
+      body: exchange.body,
+      ...(rejected ? { rejected } : {}),
     };
-    const sink = new UwsSink(res);
-    request.body = bodyStream(res, sink, headers);
-    void options.dispatch(request, sink);
-  });
+    void options.dispatch(request, exchange).catch((err: unknown) => logger.error({ err }, 'request dispatch failed'));
+  }
 
   return {
     kind: 'uws',
     attachSockets(io) {
-      io.attachApp(app);
+      const max = options.socketMaxBackpressure;
+      if (max === undefined && !STRINGS_AS_UTF8) return void io.attachApp(app);
+      // engine.io passes maxBackpressure to app.ws but not closeOnBackpressureLimit: without it uWS drops
+      // messages past the limit and the client never knows. Closed instead, the client reconnects and
+      // resumes with `since`. Every send through this route, `publish` (room broadcasts) included, obeys it.
+      const ws = app.ws.bind(app);
+      app.ws = ((pattern: string, behavior: UwsModule.WebSocketBehavior<unknown>) => {
+        const limits = max === undefined ? {} : { maxBackpressure: max, closeOnBackpressureLimit: 1 };
+        const open = behavior.open;
+        // engine.io sends text frames with ws.send(string): see STRINGS_AS_UTF8.
+        const utf8Open = STRINGS_AS_UTF8 && open ? { open: (socket: UwsModule.WebSocket<unknown>) => (sendStringsAsUtf8(socket), open(socket)) } : {};
+        return ws(pattern, { ...behavior, ...limits, ...utf8Open });
+      }) as typeof app.ws;
+      try {
+        io.attachApp(app);
+      } finally {
+        app.ws = ws;
+      }
     },
     listen(host, port) {
       return new Promise((resolve, reject) => {
@@ -58,133 +115,7 @@ export async function createUwsEngine(options: EngineOptions): Promise<Engine> {
   };
 }
 
-/** The request body as a Readable; uWS is paused while the consumer is behind (backpressure). */
-function bodyStream(res: HttpResponse, sink: UwsSink, headers: Record<string, string>): Readable {
-  let paused = false;
-  const body = new Readable({
-    read() {
-      if (paused && !sink.aborted) {
-        paused = false;
-        res.resume();
-      }
-    },
-  });
-  sink.onAborted(() => body.destroy(new Error('client aborted the request')));
-  // Routes without a body never listen for errors; without this, any client that disconnects
-  // mid-request (load balancers, autocannon) would crash the process with an unhandled 'error'.
-  // Consumers that read the body attach their own listener and still see the abort.
-  body.on('error', (err) => void err);
-  const hasBody = (headers['content-length'] !== undefined && headers['content-length'] !== '0') || headers['transfer-encoding'] !== undefined;
-  if (!hasBody) {
-    body.push(null);
-    return body;
-  }
-  res.onData((chunk, isLast) => {
-    // uWS reuses the ArrayBuffer after this callback returns: copy it.
-    if (chunk.byteLength > 0 && !body.push(Buffer.from(chunk.slice(0))) && !isLast) {
-      paused = true;
-      res.pause();
-    }
-    if (isLast) body.push(null);
-  });
-  return body;
-}
-
-class UwsSink extends AbortTracker implements ResponseSink {
-  constructor(private readonly res: HttpResponse) {
-    super();
-    // Must be registered before the first await in the request's life.
-    res.onAborted(() => this.fire());
-  }
-
-  async send(reply: Reply, headOnly: boolean): Promise<void> {
-    const { res } = this;
-    const body = reply.body;
-    if (body instanceof Readable) {
-      if (headOnly) body.destroy();
-      else return this.stream(reply, body);
-    }
-    res.cork(() => {
-      this.writeHead(reply);
-      if (headOnly || reply.status === 204 || reply.status === 304) {
-        // endWithoutBody(n) leaves uWS expecting n more bytes, which kills the next request on a
-        // keep-alive connection, and endWithoutBody(undefined) reports a length of 2^63: so the HEAD
-        // length goes in as a plain header and 204/304 get none.
-        const length = headOnly && reply.status !== 204 && reply.status !== 304 ? (reply.length ?? byteLength(body)) : undefined;
-        if (length !== undefined) res.writeHeader('content-length', String(length));
-        res.endWithoutBody();
-      } else {
-        res.end(body as string | Buffer | undefined ?? '');
-      }
-    });
-  }
-
-  private writeHead(reply: Reply): void {
-    this.res.writeStatus(`${reply.status} ${statusTitle(reply.status)}`);
-    for (const [name, value] of Object.entries(reply.headers ?? {})) this.res.writeHeader(name, value);
-  }
-
-  /** Streams with backpressure: `tryEnd` when the length is known (content-length), `write` otherwise. */
-  private stream(reply: Reply, body: Readable): Promise<void> {
-    const { res } = this;
-    return new Promise((resolve) => {
-      let headWritten = false;
-      const finish = () => {
-        body.destroy();
-        resolve();
-      };
-      this.onAborted(finish);
-      body.on('error', () => {
-        if (!this.aborted) res.cork(() => res.close());
-        finish();
-      });
-      body.on('end', () => {
-        if (this.aborted) return finish();
-        res.cork(() => {
-          if (!headWritten) this.writeHead(reply);
-          if (reply.length === undefined) res.end();
-          else if (!headWritten) res.end();
-        });
-        finish();
-      });
-      body.on('data', (chunk: Buffer) => {
-        if (this.aborted) return;
-        res.cork(() => {
-          if (!headWritten) {
-            this.writeHead(reply);
-            headWritten = true;
-          }
-          if (reply.length === undefined) {
-            if (!res.write(chunk)) {
-              body.pause();
-              res.onWritable(() => {
-                body.resume();
-                return true;
-              });
-            }
-            return;
-          }
-          const startOffset = res.getWriteOffset();
-          const [ok, done] = res.tryEnd(chunk, reply.length);
-          if (done) return finish();
-          if (!ok) {
-            body.pause();
-            res.onWritable((offset) => {
-              const [retryOk, retryDone] = res.tryEnd(chunk.subarray(offset - startOffset), reply.length!);
-              if (retryDone) finish();
-              else if (retryOk) body.resume();
-              return retryOk;
-            });
-          }
-        });
-      });
-    });
-  }
-}
-
-/** Byte length of an in-memory body; undefined for a stream of unknown length. */
-function byteLength(body: unknown): number | undefined {
-  if (typeof body === 'string') return Buffer.byteLength(body);
-  if (Buffer.isBuffer(body)) return body.length;
-  return body === undefined ? 0 : undefined;
+function sendStringsAsUtf8(socket: UwsModule.WebSocket<unknown>): void {
+  const send = socket.send.bind(socket);
+  socket.send = ((message: UwsModule.RecognizedString, isBinary?: boolean, compress?: boolean) => send(utf8(message), isBinary, compress)) as typeof socket.send;
 }

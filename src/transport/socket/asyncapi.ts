@@ -4,6 +4,13 @@ import { AuthRefreshSchema, type NamespaceAccess, type NamespaceSpec, type PushS
 
 type Json = Record<string, unknown>;
 
+/** How a refused handshake reads on the client (namespace.ts `handshakeError`, admission.ts). */
+const HANDSHAKE_REFUSALS =
+  'A refused handshake is a `connect_error` whose `data.code` says why: `token_missing`, a token verification code ' +
+  '(`token_expired`, `token_malformed`, ...), `forbidden` (wrong kind of token for this namespace), `too_many_sockets` ' +
+  '(this identity already holds `data.limit` sockets on this node, all namespaces together: close one first) or ' +
+  '`rate_limited` (too many handshakes from this address: retry after `data.retryAfter` seconds).';
+
 export interface AsyncApiInfo {
   title: string;
   version: string;
@@ -121,7 +128,7 @@ export function buildAsyncApi(namespaces: readonly NamespaceSpec[], info: AsyncA
       address: ns.name,
       title: ns.name,
       summary: ns.summary,
-      description: `socket.io namespace ${ns.name}; handshake \`auth: { token }\` with a ${ACCESS_TEXT[ns.access]}. Unknown events are answered with an \`unknown_event\` ack.`,
+      description: `socket.io namespace ${ns.name}; handshake \`auth: { token }\` with a ${ACCESS_TEXT[ns.access]}. Unknown events are answered with an \`unknown_event\` ack. ${HANDSHAKE_REFUSALS}`,
       messages: chMessages,
       'x-access': ns.access,
     };

@@ -5,8 +5,12 @@ import type { Orm, EntityManager } from '../../platform/db/orm.js';
 import { AppError, RateLimitedError, toAckError } from '../../platform/errors.js';
 import type { Logger } from '../../platform/logger.js';
 import type { Metrics } from '../../platform/metrics.js';
-import { createMemoryRateLimiter } from '../../platform/rate-limit.js';
+import { outageError } from '../../platform/outage.js';
 import { parseWith } from '../../platform/validation.js';
+import { TooManySocketsError, type Admission } from './admission.js';
+import type { SocketDrain } from './drain.js';
+import { createExpiryWheel } from './expiry.js';
+import { releaseUpgradeResponse } from './upgrade-response.js';
 
 export type Ack<T = unknown> = { ok: true; data: T } | { ok: false; error: { code: string; message: string } };
 
@@ -55,12 +59,39 @@ export interface NamespaceDeps {
   metrics: Metrics;
   logger: Logger;
   eventLimit: () => { limit: number; windowSeconds: number };
+  /** Per-IP handshake limit and per-identity socket cap, shared by all namespaces; absent: no limits. */
+  admission?: Admission;
+  /** Counts handlers in flight for the graceful drain and refuses new events once it starts; absent: none. */
+  drain?: SocketDrain;
 }
 
 export const AuthRefreshSchema = z.strictObject({ token: z.string().min(1) });
 
-/** setTimeout cannot wait longer than ~24.8 days; longer expiries re-arm. */
-const MAX_TIMER_MS = 2 ** 31 - 1;
+/**
+ * Per-socket state. It replaces the empty `socket.data` object socket.io allocates, so its fields sit inside
+ * the object (no separate property store) and every socket shares one shape. `fetchSockets()` shows it.
+ */
+class SocketState {
+  /** Expiry wheel bucket (expiry.ts); 0 when unarmed. */
+  due = 0;
+  /** Fixed-window event counter: events seen in the window ending at `windowEnd` (see limitEvents). */
+  events = 0;
+  windowEnd = 0;
+  constructor(
+    public actor: Actor,
+    /** actorKey(actor): the actor's room, and the identity whose admission slot this socket holds. */
+    readonly key: string,
+    /** Holds an admission slot (released once: on disconnect, or when socket.io drops the handshake). */
+    public slotted: boolean,
+  ) {}
+}
+
+const state = (socket: Socket) => socket.data as SocketState;
+
+/** The field socket.io 4 keeps any-listeners in (see the connection handler). */
+type WithAnyListeners = { _anyListeners?: readonly unknown[] };
+
+const EXPIRED_PUSH = Object.freeze({ reason: 'token_expired', message: 'token expired without auth:refresh' });
 
 function allowed(access: NamespaceAccess, actor: Actor): boolean {
   if (access === 'worker') return actor.kind === 'worker';
@@ -68,115 +99,190 @@ function allowed(access: NamespaceAccess, actor: Actor): boolean {
   return actor.kind === 'user' || actor.kind === 'guest';
 }
 
-function handshakeError(err: unknown): Error {
+type HandshakeRefusal = Error & { data: { code: string; retryAfter?: number; limit?: number } };
+
+/** The connect_error a client sees: `err.message`, `err.data.code`, and what to wait for when limited. */
+function handshakeError(thrown: unknown): HandshakeRefusal {
+  const err = outageError(thrown) ?? thrown;
   const ack = toAckError(err);
-  return Object.assign(new Error(ack.message), { data: { code: ack.code } });
+  const data: HandshakeRefusal['data'] = { code: ack.code };
+  if (err instanceof RateLimitedError) data.retryAfter = Number(err.headers?.['retry-after']);
+  if (err instanceof TooManySocketsError) data.limit = err.limit;
+  return Object.assign(new Error(ack.message), { data });
 }
 
 /**
- * Mounts one namespace: handshake auth, the actor's room, token expiry, `auth:refresh`, and every event
- * through one wrapper that validates, rate-limits, opens an EntityManager fork and maps errors to acks.
+ * A handler's context, built per event (short-lived) rather than per socket. The logger child with the
+ * socket's id and actor is made only when a handler asks for it: idle sockets must not each hold one.
+ */
+class EventContext implements SocketContext {
+  private child: Logger | undefined;
+  constructor(
+    readonly socket: Socket,
+    readonly em: EntityManager,
+    private readonly nsLog: Logger,
+  ) {}
+  get actor(): Actor {
+    return state(this.socket).actor;
+  }
+  get log(): Logger {
+    return (this.child ??= this.nsLog.child({ sid: this.socket.id, actor: state(this.socket).key }));
+  }
+}
+
+/**
+ * Mounts one namespace: handshake admission and auth, the actor's room, token expiry, `auth:refresh`, and every
+ * event through one wrapper that validates, rate-limits, opens an EntityManager fork and maps errors to acks.
+ *
+ * What a socket costs here is kept to what socket.io itself needs: no closures, timers, loggers or limiter
+ * entries per socket. The listeners are shared functions that find their socket as `this`, the state sits in
+ * `socket.data`, expiry is one wheel per namespace, and the event rate limit is a counter in that state.
  */
 export function mountNamespace(spec: NamespaceSpec, deps: NamespaceDeps): Namespace {
   const nsp = deps.io.of(spec.name);
-  const limiter = createMemoryRateLimiter();
+  const nsLog = deps.logger.child({ nsp: spec.name });
   const byName = new Map(spec.events.map((e) => [e.event, e]));
   const gauge = deps.metrics.socketsConnected.labels(spec.name);
+  const admission = deps.admission;
+  const mountedAt = Date.now();
+
+  // Expiry disconnects only this namespace's socket: `disconnect(true)` would close the whole connection and
+  // with it sibling namespaces that refreshed their own tokens.
+  const expiry = createExpiryWheel({
+    onExpire(socket) {
+      socket.emit('auth:expired', EXPIRED_PUSH);
+      socket.disconnect();
+    },
+  });
+
+  const refresh = socketEvent({
+    event: 'auth:refresh',
+    summary: 'Replace the token without reconnecting',
+    schema: AuthRefreshSchema,
+    handler: async ({ token }, { socket }) => {
+      const next = await deps.authenticate(token);
+      const s = state(socket);
+      if (actorKey(next) !== s.key) throw new AppError(403, 'identity_mismatch', 'the new token belongs to someone else');
+      s.actor = next;
+      // A refresh that resolves after the socket left must not put it back on the wheel.
+      if (socket.connected) expiry.arm(socket, next.expiresAt);
+      return { expiresAt: next.expiresAt };
+    },
+  });
+
+  // The rate check runs before the token is even looked at: refused attempts must cost nothing else.
+  async function admit(socket: Socket): Promise<void> {
+    if (admission) await admission.checkHandshakeRate(socket);
+    const token = (socket.handshake.auth as { token?: unknown } | undefined)?.token;
+    if (typeof token !== 'string' || token === '') throw new AppError(401, 'token_missing', 'handshake auth.token is required');
+    const actor = await deps.authenticate(token);
+    if (!allowed(spec.access, actor)) throw new AppError(403, 'forbidden', `namespace ${spec.name} is not open to this token`);
+    const key = actorKey(actor);
+    admission?.reserve(key);
+    socket.data = new SocketState(actor, key, admission !== undefined);
+  }
+
+  function releaseSlot(socket: Socket): void {
+    const s = state(socket);
+    if (!s.slotted) return;
+    s.slotted = false;
+    admission?.release(s.key);
+  }
+
+  // socket.io connects an admitted socket in the tick after the last middleware's next(), or drops it there
+  // if its client left meanwhile (no 'connection', no 'disconnect'); this tick runs after that one and
+  // frees the slot of a dropped socket. It relies on this being the namespace's only middleware.
+  function releaseIfDropped(socket: Socket): void {
+    if (!socket.connected) releaseSlot(socket);
+  }
 
   nsp.use((socket, next) => {
-    const token = (socket.handshake.auth as { token?: unknown } | undefined)?.token;
-    if (typeof token !== 'string' || token === '') return next(handshakeError(new AppError(401, 'token_missing', 'handshake auth.token is required')));
-    deps.authenticate(token).then(
-      (actor) => {
-        if (!allowed(spec.access, actor)) return next(handshakeError(new AppError(403, 'forbidden', `namespace ${spec.name} is not open to this token`)));
-        socket.data.actor = actor;
+    admit(socket).then(
+      () => {
         next();
+        if (admission) process.nextTick(releaseIfDropped, socket);
       },
-      (err: unknown) => next(handshakeError(err)),
+      (err: unknown) => {
+        const refusal = handshakeError(err);
+        deps.metrics.errors.inc({ transport: 'socket', code: refusal.data.code });
+        next(refusal);
+      },
     );
   });
 
-  nsp.on('connection', (socket) => {
-    const actor = socket.data.actor as Actor;
-    const log = deps.logger.child({ nsp: spec.name, sid: socket.id, actor: actorKey(actor) });
-    gauge.inc();
-    void socket.join(actorKey(actor));
-    const expiry = expiryTimer(socket);
-    expiry.arm(actor);
-    socket.on('disconnect', () => {
-      gauge.dec();
-      expiry.clear();
-    });
+  function onDisconnect(this: Socket): void {
+    gauge.dec();
+    expiry.disarm(this);
+    releaseSlot(this);
+  }
 
-    const refresh = socketEvent({
-      event: 'auth:refresh',
-      summary: 'Replace the token without reconnecting',
-      schema: AuthRefreshSchema,
-      handler: async ({ token }) => {
-        const next = await deps.authenticate(token);
-        if (actorKey(next) !== actorKey(socket.data.actor as Actor)) throw new AppError(403, 'identity_mismatch', 'the new token belongs to someone else');
-        socket.data.actor = next;
-        expiry.arm(next);
-        return { expiresAt: next.expiresAt };
-      },
-    });
+  function onEvent(this: Socket, event: string, ...args: unknown[]): void {
+    const ack = typeof args[args.length - 1] === 'function' ? (args.pop() as (reply: Ack) => void) : null;
+    void handle(this, event, args[0], ack);
+  }
 
-    socket.onAny((event: string, ...args: unknown[]) => {
-      const spec = event === 'auth:refresh' ? refresh : byName.get(event);
-      const ack = typeof args[args.length - 1] === 'function' ? (args.pop() as (reply: Ack) => void) : null;
-      void handle(spec, event, args[0], ack);
-    });
-
-    async function handle(ev: SocketEventSpec | undefined, event: string, payload: unknown, ack: ((reply: Ack) => void) | null) {
-      let outcome = 'ok';
-      try {
-        const { limit, windowSeconds } = deps.eventLimit();
-        const hit = await limiter.hit(socket.id, limit, windowSeconds);
-        if (!hit.allowed) throw new RateLimitedError(hit.retryAfter);
-        if (!ev) throw new AppError(404, 'unknown_event', `unknown event '${event}' on ${spec.name}`);
-        const input = parseWith(ev.schema, payload ?? {}, 'payload');
-        const data = await ev.handler(input, { socket, actor: socket.data.actor as Actor, em: deps.orm.em.fork(), log });
-        ack?.({ ok: true, data: data ?? null });
-      } catch (err) {
-        const error = toAckError(err);
-        outcome = error.code;
-        if (!(err instanceof AppError)) log.error({ err, event }, 'socket handler failed');
-        deps.metrics.errors.inc({ transport: 'socket', code: error.code });
-        ack?.({ ok: false, error });
-      }
-      deps.metrics.socketEvents.inc({ namespace: spec.name, event: ev ? event : 'unknown', outcome });
+  async function handle(socket: Socket, event: string, payload: unknown, ack: ((reply: Ack) => void) | null): Promise<void> {
+    const ev = event === 'auth:refresh' ? refresh : byName.get(event);
+    let outcome = 'ok';
+    let entered = false;
+    try {
+      limitEvents(socket);
+      if (!ev) throw new AppError(404, 'unknown_event', `unknown event '${event}' on ${spec.name}`);
+      deps.drain?.enter();
+      entered = deps.drain !== undefined;
+      const input = parseWith(ev.schema, payload ?? {}, 'payload');
+      const data = await ev.handler(input, new EventContext(socket, deps.orm.em.fork(), nsLog));
+      ack?.({ ok: true, data: data ?? null });
+    } catch (thrown) {
+      const err = outageError(thrown) ?? thrown;
+      const error = toAckError(err);
+      outcome = error.code;
+      if (!(err instanceof AppError)) nsLog.error({ err, event, sid: socket.id, actor: state(socket).key }, 'socket handler failed');
+      deps.metrics.errors.inc({ transport: 'socket', code: error.code });
+      ack?.({ ok: false, error });
+    } finally {
+      // After the ack went out: the drain closes transports only once every answer is written.
+      if (entered) deps.drain!.leave();
     }
+    deps.metrics.socketEvents.inc({ namespace: spec.name, event: ev ? event : 'unknown', outcome });
+  }
 
+  /**
+   * Fixed window per socket, like the memory RateLimiter but without a Map entry per socket. Times are
+   * tenths of a second since the namespace was mounted: small integers (V8 Smis, good for 6 years) keep the
+   * field unboxed, where epoch milliseconds would make V8 box it in a 16-byte heap number on every socket.
+   */
+  function limitEvents(socket: Socket): void {
+    const { limit, windowSeconds } = deps.eventLimit();
+    const s = state(socket);
+    const now = Math.floor((Date.now() - mountedAt) / 100);
+    if (now >= s.windowEnd) {
+      s.windowEnd = now + windowSeconds * 10;
+      s.events = 0;
+    }
+    if (++s.events > limit) throw new RateLimitedError(Math.max(1, Math.ceil((s.windowEnd - now) / 10)));
+  }
+
+  // socket.io keeps any-listeners in a per-socket array that its first push grows to 17 slots (~180 bytes a
+  // socket). Every socket here has the same single listener, so they share one frozen array: socket.io only
+  // reads and copies it per event, and a later onAny() on such a socket throws instead of adding to all.
+  const anyListeners = Object.freeze([onEvent]);
+
+  nsp.on('connection', (socket) => {
+    const s = state(socket);
+    gauge.inc();
+    releaseUpgradeResponse(socket);
+    void socket.join(s.key);
+    expiry.arm(socket, s.actor.expiresAt);
+    socket.on('disconnect', onDisconnect);
+    (socket as unknown as WithAnyListeners)._anyListeners = anyListeners;
+    // Should a socket.io version keep them elsewhere, fall back to the public API.
+    if (socket.listenersAny() !== anyListeners) socket.onAny(onEvent);
     if (spec.onConnect) {
-      Promise.resolve(spec.onConnect({ socket, actor, em: deps.orm.em.fork(), log })).catch((err: unknown) => {
-        log.error({ err }, 'namespace onConnect failed');
+      Promise.resolve(spec.onConnect(new EventContext(socket, deps.orm.em.fork(), nsLog))).catch((err: unknown) => {
+        nsLog.error({ err, sid: socket.id, actor: s.key }, 'namespace onConnect failed');
       });
     }
   });
   return nsp;
-}
-
-/**
- * One expiry timer per socket. Expiry disconnects only this namespace's socket: `disconnect(true)` would
- * close the whole connection and with it sibling namespaces that refreshed their own tokens.
- */
-function expiryTimer(socket: Socket): { arm(actor: Actor): void; clear(): void } {
-  let timer: NodeJS.Timeout | undefined;
-  const clear = () => clearTimeout(timer);
-  const arm = (actor: Actor) => {
-    clear();
-    // A refresh that resolves after the socket left must not leave a timer holding it.
-    if (socket.disconnected) return;
-    const wait = actor.expiresAt * 1000 - Date.now();
-    // Long-lived (worker) tokens re-arm in steps; the handle is kept so `clear` always stops the live one.
-    if (wait > MAX_TIMER_MS) {
-      timer = setTimeout(() => arm(actor), MAX_TIMER_MS);
-      return;
-    }
-    timer = setTimeout(() => {
-      socket.emit('auth:expired', { reason: 'token_expired', message: 'token expired without auth:refresh' });
-      socket.disconnect();
-    }, Math.max(0, wait));
-  };
-  return { arm, clear };
 }
