@@ -2,7 +2,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['node_modules/', 'data/', 'weights/', 'coverage/', '.tmp/'] },
+  { ignores: ['node_modules/', 'data/', 'weights/', 'coverage/', '.tmp/', 'web/dist/', '.gpu/', 'scratch/'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
