@@ -1,6 +1,8 @@
 /**
- * Baseline for load-tests/upload-throughput.ts: the least a node:http + busboy server can do with an
+ * Transport baseline for load-tests/upload-throughput.ts (compared with the hub re-uploading stored
+ * content, which also only streams and hashes): the least a node:http + busboy server can do with an
  * upload (stream to a temp file while hashing, answer with the hash). No validation, no storage.
+ * The full-pipeline peer is pipeline-server.ts.
  * PORT and TMP_DIR from the environment.
  */
 import busboy from 'busboy';

@@ -1,20 +1,26 @@
 /**
- * Baseline for load-tests/media-serving.ts: a minimal node:http static server for one file
- * (stat + stream per request, like any naive static handler). PORT and FILE from the environment.
+ * Disk baseline for load-tests/media-serving.ts: a minimal node:http static server that stats and
+ * streams the file from disk on every request, like any naive static handler. Same response headers
+ * as the hub (type, length, ETag, immutable caching, Accept-Ranges, nosniff).
+ * PORT and FILES from the environment: FILES is JSON `{ "/path": { "file": "...", "type": "image/webp", "etag": "\"...\"" } }`.
  */
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { createServer } from 'node:http';
+import { parseFiles } from './served-files.js';
 
 const port = Number(process.env.PORT ?? 8091);
-const file = process.env.FILE!;
+const files = parseFiles(process.env.FILES);
 
 const server = createServer((req, res) => {
-  stat(file).then(
+  if (req.url === '/') return void res.end('ok');
+  const entry = files.get(req.url ?? '');
+  if (!entry) return void res.writeHead(404).end();
+  stat(entry.file).then(
     (info) => {
-      res.writeHead(200, { 'content-type': 'image/webp', 'content-length': info.size, etag: `"${info.size}-${info.mtimeMs}"`, 'cache-control': 'public, max-age=31536000, immutable' });
+      res.writeHead(200, { ...entry.headers, 'content-length': info.size });
       if (req.method === 'HEAD') return void res.end();
-      createReadStream(file).pipe(res);
+      createReadStream(entry.file).pipe(res);
     },
     () => res.writeHead(404).end(),
   );
