@@ -4,9 +4,13 @@ import { fileURLToPath } from 'node:url';
 
 export interface ChildHub {
   url: string;
+  pid: number;
   /** Every JSON log line the child printed so far. */
   logs: { msg?: string; [key: string]: unknown }[];
+  /** SIGTERM (graceful drain); resolves with the exit code. */
   stop(): Promise<number | null>;
+  /** SIGKILL: the process dies at once, as in a crash. */
+  kill(): Promise<void>;
 }
 
 export interface ChildHubOptions {
@@ -51,10 +55,15 @@ export async function startChildHub(options: ChildHubOptions): Promise<ChildHub>
   });
   return {
     url: `http://127.0.0.1:${port}`,
+    pid: child.pid!,
     logs,
     async stop() {
       if (child.exitCode === null) child.kill('SIGTERM');
       return exited;
+    },
+    async kill() {
+      if (child.exitCode === null) child.kill('SIGKILL');
+      await exited;
     },
   };
 }

@@ -5,7 +5,7 @@ import { api, connectSocket, emitAck, nextEvent, registerAndLogin } from '../hel
 import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
 import { newRedisPrefix, startTestHub, type TestHub } from '../helpers/hub.js';
 
-const LIMITS = { register: { limit: 1000, windowSeconds: 60 }, token: { limit: 1000, windowSeconds: 60 } };
+const LIMITS = { register: { limit: 1000, windowSeconds: 60 }, token: { limit: 1000, windowSeconds: 60 }, socketEvents: { limit: 1000, windowSeconds: 1 } };
 
 /** Resolves with every `event` payload seen in `ms`; for asserting that nothing (more) arrives. */
 function collect<T>(socket: Socket, event: string, ms: number): Promise<T[]> {
@@ -67,12 +67,12 @@ describe('live likes across two hubs sharing Redis', () => {
   it('a watcher on hub B gets image:likes when the image is liked and unliked over HTTP on hub A', async () => {
     const watcher = track(await connectSocket(b.url, '/', owner.token));
     const ack = await emitAck(watcher, 'image:watch', { imageId });
-    expect(ack).toEqual({ ok: true, data: { imageId, like_count: 0 } });
+    expect(ack).toEqual({ ok: true, data: { imageId, like_count: 0, seq: 0 } });
 
     // Exactly one delivery: the push reaches hub B only through Redis.
     const liked = collect(watcher, 'image:likes', 700);
     expect((await api(a.url, 'PUT', `/api/v1/images/${imageId}/like`, { token: liker.token })).status).toBe(200);
-    expect(await liked).toEqual([{ imageId, like_count: 1 }]);
+    expect(await liked).toEqual([{ imageId, like_count: 1, seq: 1 }]);
 
     // A repeated like changes nothing, so nothing is pushed.
     const quiet = collect(watcher, 'image:likes', 400);
@@ -81,7 +81,7 @@ describe('live likes across two hubs sharing Redis', () => {
 
     const unliked = nextEvent(watcher, 'image:likes');
     await api(a.url, 'DELETE', `/api/v1/images/${imageId}/like`, { token: liker.token });
-    expect(await unliked).toEqual({ imageId, like_count: 0 });
+    expect(await unliked).toEqual({ imageId, like_count: 0, seq: 2 });
   });
 
   it('guests can watch; watchers of other images and unwatched sockets get nothing', async () => {
@@ -99,7 +99,7 @@ describe('live likes across two hubs sharing Redis', () => {
     const leaverSaw = collect(leaver, 'image:likes', 600);
     const guestGot = nextEvent(guestSocket, 'image:likes');
     await api(a.url, 'PUT', `/api/v1/images/${imageId}/like`, { token: liker.token });
-    expect(await guestGot).toEqual({ imageId, like_count: 1 });
+    expect(await guestGot).toEqual({ imageId, like_count: 1, seq: 3 });
     expect(await bystanderSaw).toEqual([]);
     expect(await leaverSaw).toEqual([]);
   });
@@ -115,6 +115,18 @@ describe('live likes across two hubs sharing Redis', () => {
     expect(await emitAck(socket, 'image:watch', { imageId: doomed })).toMatchObject({ ok: false, error: { code: 'image_not_found' } });
     expect(await emitAck(socket, 'image:watch', { imageId })).toMatchObject({ ok: true });
     expect(socket.connected).toBe(true);
+  });
+
+  it('a refused image:watch leaves no room behind (the room is joined before the read, then left)', async () => {
+    const socket = track(await connectSocket(a.url, '/', liker.token));
+    // More than MAX_WATCHED_IMAGES (200) refusals: had any kept its room, the last ones would be 429.
+    for (let n = 0; n < 210; n++) {
+      expect(await emitAck(socket, 'image:watch', { imageId: 900_000 + n })).toMatchObject({ ok: false, error: { code: 'image_not_found' } });
+    }
+    const saw = collect<{ imageId: number }>(socket, 'image:likes', 400);
+    expect(await emitAck(socket, 'image:watch', { imageId })).toMatchObject({ ok: true });
+    await api(a.url, 'DELETE', `/api/v1/images/${imageId}/like`, { token: liker.token });
+    expect((await saw).map((p) => p.imageId)).toEqual([imageId]);
   });
 });
 
@@ -147,9 +159,9 @@ describe('live likes on a uWS hub with the Redis adapter', () => {
     const imageId = ((await posted.json()) as { id: number }).id;
     const watcher = await connectSocket(hub.url, '/', owner.token);
     open.push(watcher);
-    expect(await emitAck(watcher, 'image:watch', { imageId })).toEqual({ ok: true, data: { imageId, like_count: 0 } });
+    expect(await emitAck(watcher, 'image:watch', { imageId })).toEqual({ ok: true, data: { imageId, like_count: 0, seq: 0 } });
     const seen = collect(watcher, 'image:likes', 700);
     expect((await api(hub.url, 'PUT', `/api/v1/images/${imageId}/like`, { token: fan.token })).status).toBe(200);
-    expect(await seen).toEqual([{ imageId, like_count: 1 }]);
+    expect(await seen).toEqual([{ imageId, like_count: 1, seq: 1 }]);
   });
 });

@@ -1,8 +1,9 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { makeJpeg, makePng } from '../../src/modules/media/test-fixtures.js';
+import { makeJpeg, makePng, PRIVATE_EXIF_MARKERS } from '../../src/modules/media/test-fixtures.js';
 import { createPhoto, updatePhotoStatus } from '../../src/modules/photos/photos.service.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
 import { startTestHub, type TestHub } from '../helpers/hub.js';
@@ -123,6 +124,22 @@ describe('photos', () => {
     await expect(updatePhotoStatus(em(), photo.id, { status: 'completed' } as never)).rejects.toMatchObject({ status: 422 });
     const failed = await updatePhotoStatus(em(), photo.id, { status: 'failed', error: 'model crashed' });
     expect(failed.error).toBe('model crashed');
+  });
+
+  it("serves the owner's photo file without EXIF/GPS (the record keeps lat/lng), with nosniff", async () => {
+    const gps = await makeJpeg(90, 60, { withPrivateExif: true, orientation: 6 });
+    const photo = await createPhoto(em(), { ownerId: alice.userId, originalSha256: await store(alice.token, gps), kind: 'upscale', lat: 51.5, lng: -0.12 });
+    const res = await fetch(`${hub.url}/api/v1/photos/${photo.id}/file?type=original`, { headers: { authorization: `Bearer ${alice.token}` } });
+    expect(res.status).toBe(200);
+    expect(res.headers.get('x-content-type-options')).toBe('nosniff');
+    const bytes = Buffer.from(await res.arrayBuffer());
+    expect(PRIVATE_EXIF_MARKERS.some((m) => bytes.includes(m))).toBe(false);
+    const meta = await sharp(bytes).metadata();
+    expect(meta.exif).toBeUndefined();
+    expect([meta.width, meta.height]).toEqual([60, 90]);
+    const revalidate = await fetch(`${hub.url}/api/v1/photos/${photo.id}/file?type=original`, { headers: { authorization: `Bearer ${alice.token}`, 'if-none-match': res.headers.get('etag')! } });
+    expect(revalidate.status).toBe(304);
+    expect(revalidate.headers.get('x-content-type-options')).toBe('nosniff');
   });
 
   it('lets only the owner or an admin read or delete a photo', async () => {
