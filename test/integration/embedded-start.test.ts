@@ -5,18 +5,18 @@ import { join, resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { api, connectSocket, emitAck, registerAndLogin } from '../helpers/clients.js';
 import { freePort } from '../helpers/net.js';
+import { exited, processAlive } from '../helpers/process.js';
 
 /**
  * `npm start` on a machine with no DATABASE_URL and no REDIS_URL: the hub starts a real embedded PostgreSQL
  * under DATA_DIR on its own port (never 5432), serves HTTP and sockets, and stops cleanly on SIGTERM,
  * taking the database process with it. The second start reuses the cluster (warm start).
  *
- * The child is `node_modules/.bin/tsx src/main.ts`, exactly what `npm start` runs, without npm in between:
- * npm does not forward SIGTERM to its script, so the exit code and the shutdown would be npm's, not ours.
+ * The child is `npm start` itself and the SIGTERM goes to npm alone, as with `npm start &` then `kill $!`:
+ * npm forwards it to its script's process, which `exec`s node, so the hub drains and stops the cluster.
  */
 
 const ROOT = resolve(import.meta.dirname, '../..');
-const TSX = join(ROOT, 'node_modules/.bin/tsx');
 const EMBEDDED_LOG = 'no DATABASE_URL: started embedded PostgreSQL';
 
 interface Started {
@@ -30,7 +30,7 @@ function childEnv(dataDir: string, port: number, pgPort: number): NodeJS.Process
   const env: NodeJS.ProcessEnv = { ...process.env };
   // CI exports both; the point of this test is their absence.
   for (const name of Object.keys(env)) {
-    if (name === 'DATABASE_URL' || name === 'REDIS_URL' || name.startsWith('EASEL__')) delete env[name];
+    if (name === 'DATABASE_URL' || name === 'REDIS_URL' || name.startsWith('EASEL__') || name.startsWith('npm_')) delete env[name];
   }
   return {
     ...env,
@@ -45,7 +45,7 @@ function childEnv(dataDir: string, port: number, pgPort: number): NodeJS.Process
 
 async function startMain(dataDir: string, port: number, pgPort: number, timeoutMs = 90_000): Promise<Started> {
   const started = Date.now();
-  const child = spawn(TSX, ['src/main.ts'], { cwd: ROOT, env: childEnv(dataDir, port, pgPort), stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn('npm', ['start'], { cwd: ROOT, env: childEnv(dataDir, port, pgPort), stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
   child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
@@ -54,37 +54,18 @@ async function startMain(dataDir: string, port: number, pgPort: number, timeoutM
     if (child.exitCode !== null || child.signalCode !== null) {
       throw new Error(`npm start exited early (${child.exitCode ?? child.signalCode}):\n${output}`);
     }
+    // Both: a 200 can be read before the log lines that precede it reach this process's pipe reader.
     const ok = await fetch(`${url}/health`).then((r) => r.status === 200, () => false);
-    if (ok) return { child, url, ms: Date.now() - started, output: () => output };
+    if (ok && output.includes('"msg":"hub listening"')) return { child, url, ms: Date.now() - started, output: () => output };
     await new Promise((r) => setTimeout(r, 100));
   }
   child.kill('SIGKILL');
   throw new Error(`no 200 from /health within ${timeoutMs} ms:\n${output}`);
 }
 
-function exited(child: ChildProcess, timeoutMs: number): Promise<{ code: number | null; signal: string | null }> {
-  return new Promise((done, fail) => {
-    if (child.exitCode !== null || child.signalCode !== null) return done({ code: child.exitCode, signal: child.signalCode });
-    const timer = setTimeout(() => fail(new Error(`still running ${timeoutMs} ms after SIGTERM`)), timeoutMs);
-    child.once('exit', (code, signal) => {
-      clearTimeout(timer);
-      done({ code, signal });
-    });
-  });
-}
-
 /** The postmaster's pid from its lock file, while the cluster runs. */
 function postmasterPid(dataDir: string): number {
   return Number(readFileSync(join(dataDir, 'pg', 'postmaster.pid'), 'utf8').split('\n')[0]);
-}
-
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 describe('npm start without DATABASE_URL and REDIS_URL (embedded PostgreSQL)', () => {
@@ -99,6 +80,18 @@ describe('npm start without DATABASE_URL and REDIS_URL (embedded PostgreSQL)', (
     for (const pid of pgPids) if (processAlive(pid)) process.kill(pid, 'SIGQUIT');
     rmSync(dataDir, { recursive: true, force: true });
   });
+
+  /** Runs the checks; if one fails, stops the hub anyway so the next test's start does not find it running. */
+  async function checked(s: Started, checks: () => Promise<void>): Promise<void> {
+    try {
+      await checks();
+    } finally {
+      if (s.child.exitCode === null && s.child.signalCode === null) {
+        s.child.kill('SIGTERM');
+        await exited(s.child, 30_000).catch(() => s.child.kill('SIGKILL'));
+      }
+    }
+  }
 
   async function stopAndCheck(s: Started, pgPid: number): Promise<void> {
     s.child.kill('SIGTERM');
@@ -115,29 +108,30 @@ describe('npm start without DATABASE_URL and REDIS_URL (embedded PostgreSQL)', (
     const s = await startMain(dataDir, port, pgPort);
     running.push(s);
     console.log(`[embedded-start] cold start (initdb) to first 200 on /health: ${s.ms} ms`);
+    await checked(s, async () => {
+      expect(s.output()).toContain(EMBEDDED_LOG);
+      expect(s.output()).toMatch(/"port":\d+,"fresh":true/);
+      expect(s.output()).toContain('no REDIS_URL: single node');
+      const pgPid = postmasterPid(dataDir);
+      pgPids.push(pgPid);
+      expect(processAlive(pgPid)).toBe(true);
+      expect(readFileSync(`/proc/${pgPid}/cmdline`, 'utf8')).toContain(`-p\0${pgPort}`);
 
-    expect(s.output()).toContain(EMBEDDED_LOG);
-    expect(s.output()).toMatch(/"port":\d+,"fresh":true/);
-    expect(s.output()).toContain('no REDIS_URL: single node');
-    const pgPid = postmasterPid(dataDir);
-    pgPids.push(pgPid);
-    expect(processAlive(pgPid)).toBe(true);
-    expect(readFileSync(`/proc/${pgPid}/cmdline`, 'utf8')).toContain(`-p\0${pgPort}`);
+      const ready = await api(s.url, 'GET', '/ready');
+      expect(ready.status).toBe(200);
+      expect(ready.body.checks.db).toBe('ok');
 
-    const ready = await api(s.url, 'GET', '/ready');
-    expect(ready.status).toBe(200);
-    expect(ready.body.checks.db).toBe('ok');
+      const { token } = await registerAndLogin(s.url, credentials.username, credentials.password);
+      const socket = await connectSocket(s.url, '/', token);
+      try {
+        const ack = await emitAck(socket, 'auth:refresh', { token });
+        expect(ack.ok).toBe(true);
+      } finally {
+        socket.close();
+      }
 
-    const { token } = await registerAndLogin(s.url, credentials.username, credentials.password);
-    const socket = await connectSocket(s.url, '/', token);
-    try {
-      const ack = await emitAck(socket, 'auth:refresh', { token });
-      expect(ack.ok).toBe(true);
-    } finally {
-      socket.close();
-    }
-
-    await stopAndCheck(s, pgPid);
+      await stopAndCheck(s, pgPid);
+    });
   });
 
   it('warm start on the same DATA_DIR keeps the data and exits 0 on SIGTERM', { timeout: 180_000 }, async () => {
@@ -145,16 +139,17 @@ describe('npm start without DATABASE_URL and REDIS_URL (embedded PostgreSQL)', (
     const s = await startMain(dataDir, port, pgPort);
     running.push(s);
     console.log(`[embedded-start] warm start (existing cluster) to first 200 on /health: ${s.ms} ms`);
+    await checked(s, async () => {
+      expect(s.output()).toMatch(/"port":\d+,"fresh":false/);
+      const pgPid = postmasterPid(dataDir);
+      pgPids.push(pgPid);
 
-    expect(s.output()).toMatch(/"port":\d+,"fresh":false/);
-    const pgPid = postmasterPid(dataDir);
-    pgPids.push(pgPid);
+      const login = await api(s.url, 'POST', '/api/v1/auth/token', { json: credentials });
+      expect(login.status).toBe(200);
+      const socket = await connectSocket(s.url, '/', login.body.access_token);
+      socket.close();
 
-    const login = await api(s.url, 'POST', '/api/v1/auth/token', { json: credentials });
-    expect(login.status).toBe(200);
-    const socket = await connectSocket(s.url, '/', login.body.access_token);
-    socket.close();
-
-    await stopAndCheck(s, pgPid);
+      await stopAndCheck(s, pgPid);
+    });
   });
 });
