@@ -4,7 +4,8 @@
 #   node.xz                this machine's node binary
 #   modules.tar.xz         onnxruntime-node (Linux x64 binaries only), onnxruntime-common, sharp and its
 #                          libvips, which the bundles load at run time
-#   bundle/*.mjs           load-tests/gpu-check.ts and upscale-tiles.ts bundled by esbuild (our code inside)
+#   bundle/*.mjs           load-tests/gpu-check.ts and upscale-tiles.ts bundled by esbuild (our code inside),
+#                          and the CPU inference thread's entry
 #   debs/*.deb             libvulkan1, libglvnd0, libegl1 (WebGPU needs them; see shared/gpu/README.md)
 # Then, on the device: bash load-tests/gpu/run.sh .gpu
 # BUNDLE_ONLY=1 rebuilds only the bundles (after a code change; node and the modules take a minute to pack).
@@ -17,6 +18,8 @@ bundle() {
       --external:onnxruntime-node --external:sharp --outfile="$dest/bundle/$script.mjs" --log-level=warning \
       --banner:js="import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);"
   done
+  # The CPU inference thread's entry (src/worker/inference/cpu-thread.ts loads it next to its own module).
+  cp src/worker/inference/cpu-session.thread.mjs "$dest/bundle/"
 }
 if [ -n "${BUNDLE_ONLY:-}" ]; then bundle && exit 0; fi
 rm -rf "$dest" && mkdir -p "$dest/bundle" "$dest/debs"

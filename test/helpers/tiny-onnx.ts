@@ -119,11 +119,12 @@ function model(nodes: NodeSpec[], initializers: Initializer[]): Buffer {
 
 /**
  * ×scale upscaler: a k×k box filter per channel (k = 1: pointwise, nearest-neighbour; k = 3: a
- * receptive field of one pixel), zero padding, then DepthToSpace. `gain` multiplies the output so
+ * receptive field of one pixel; a larger odd k makes a slow model), zero padding, then DepthToSpace. `gain` multiplies the output so
  * tests can push values outside the pixel range and check the clamp.
  */
-export function boxUpscaleOnnx(opts: { scale: number; kernel: 1 | 3; gain?: number }): Buffer {
+export function boxUpscaleOnnx(opts: { scale: number; kernel: number; gain?: number }): Buffer {
   const { scale, kernel } = opts;
+  if (!Number.isInteger(kernel) || kernel < 1 || kernel % 2 === 0) throw new RangeError(`kernel must be a positive odd integer, got ${kernel}`);
   const gain = opts.gain ?? 1;
   const outChannels = 3 * scale * scale;
   const weights = new Float32Array(outChannels * 3 * kernel * kernel);

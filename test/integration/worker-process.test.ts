@@ -180,7 +180,7 @@ function startWorkerProcess(hubUrl: string, env: Record<string, string> = {}): W
   const output: string[] = [];
   createInterface({ input: child.stdout! }).on('line', (l) => output.push(l));
   createInterface({ input: child.stderr! }).on('line', (l) => output.push(l));
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code, signal) => (signal && output.push(`[killed by ${signal}]`), resolve(code))));
   return { child, output, exited };
 }
 
@@ -391,7 +391,7 @@ describe('worker process against a fake hub', () => {
     expect(lateAnswer.payload).toMatchObject({ error: { code: 'worker_shutdown' }, retryable: true });
     const handedBack = await hub.answer(long, 30_000);
     expect(handedBack.payload).toMatchObject({ error: { code: 'worker_shutdown' }, retryable: true });
-    expect(await worker.exited).toBe(0);
+    expect(await worker.exited, worker.output.slice(-20).join('\n')).toBe(0);
   }, 60_000);
 });
 

@@ -1,7 +1,7 @@
 import * as ort from 'onnxruntime-node';
 import { describe, expect, it } from 'vitest';
 import { boxUpscaleOnnx } from '../../../test/helpers/tiny-onnx.js';
-import { createSession, loadOnnxUpscaleModel, NoExecutionProviderError, type InferenceLogger, type OrtModule } from './session.js';
+import { createSession, loadOnnxUpscaleModel, NoExecutionProviderError, type InferenceLogger, type OnnxUpscaleModel, type OrtModule } from './session.js';
 
 function recordingLogger(): InferenceLogger & { lines: Array<{ level: string; obj: object; msg: string }> } {
   const lines: Array<{ level: string; obj: object; msg: string }> = [];
@@ -95,5 +95,80 @@ describe('loadOnnxUpscaleModel', () => {
     });
     await wrong.release();
     await expect(loadOnnxUpscaleModel({ name: 'x', scale: 1.5, range: 255, model: tinyX2 })).rejects.toThrow(/scale/);
+  });
+});
+
+describe('the cpu provider on its own thread', () => {
+  /** Runs one tile while a 5 ms interval measures how long the event loop went without a turn. */
+  async function timedRun(model: OnnxUpscaleModel, side: number): Promise<{ runMs: number; worstGapMs: number }> {
+    let last = performance.now();
+    let worstGapMs = 0;
+    const ticker = setInterval(() => {
+      const now = performance.now();
+      worstGapMs = Math.max(worstGapMs, now - last);
+      last = now;
+    }, 5);
+    const t0 = performance.now();
+    try {
+      await model.run({ data: new Float32Array(3 * side * side).fill(100), channels: 3, height: side, width: side });
+      const now = performance.now();
+      // The span since the last tick counts too: a blocked loop may not tick at all before the run resolves.
+      return { runMs: now - t0, worstGapMs: Math.max(worstGapMs, now - last) };
+    } finally {
+      clearInterval(ticker);
+    }
+  }
+
+  it('keeps the event loop turning during a long tile (on the calling thread it stops for the whole tile)', { timeout: 60_000 }, async () => {
+    const slow = boxUpscaleOnnx({ scale: 2, kernel: 15 }); // 4.8 GFLOP on a 768² tile: 300 ms or more on one thread here
+    const threaded = await loadOnnxUpscaleModel({ name: 'slow-x2', scale: 2, range: 255, model: slow }, { providers: ['cpu'], cpuThreads: 1 });
+    const inline = await loadOnnxUpscaleModel({ name: 'slow-x2', scale: 2, range: 255, model: slow }, { providers: ['cpu'], cpuThreads: 1, cpuOffThread: false });
+    try {
+      await timedRun(threaded, 16); // warm both sessions
+      await timedRun(inline, 16);
+      const off = await timedRun(threaded, 768);
+      const on = await timedRun(inline, 768);
+      // The contrast shows the measurement can fail: inline, the loop waits for the whole tile.
+      expect(on.runMs).toBeGreaterThan(100);
+      expect(on.worstGapMs).toBeGreaterThan(on.runMs / 2);
+      expect(off.runMs).toBeGreaterThan(100);
+      expect(off.worstGapMs, JSON.stringify({ off, on })).toBeLessThan(off.runMs / 2);
+    } finally {
+      await threaded.release();
+      await inline.release();
+    }
+  });
+
+  it('release during a tile waits for it instead of killing the thread inside ORT (which aborts the process); queued tiles are refused', { timeout: 60_000 }, async () => {
+    const model = await loadOnnxUpscaleModel({ name: 'slow-x2', scale: 2, range: 255, model: boxUpscaleOnnx({ scale: 2, kernel: 15 }) }, { providers: ['cpu'], cpuThreads: 1 });
+    const tile = () => ({ data: new Float32Array(3 * 768 * 768).fill(100), channels: 3, height: 768, width: 768 });
+    const first = model.run(tile()).then(() => 'done', (err: Error) => err.message);
+    const queued = model.run(tile()).then(() => 'done', (err: Error) => err.message);
+    await new Promise((r) => setTimeout(r, 50));
+    await model.release();
+    // This process is still here to check: a terminate() inside the native run would have aborted it.
+    expect(['done', 'the model was released']).toContain(await first);
+    expect(await queued).toBe('the model was released');
+  });
+
+  it('gives the same output as a session on the calling thread, and refuses a run after release', async () => {
+    const threaded = await loadOnnxUpscaleModel({ name: 'tiny-x2', scale: 2, range: 255, model: tinyX2 }, { providers: ['cpu'] });
+    const inline = await loadOnnxUpscaleModel({ name: 'tiny-x2', scale: 2, range: 255, model: tinyX2 }, { providers: ['cpu'], cpuOffThread: false });
+    const tile = { data: Float32Array.from({ length: 3 * 8 * 8 }, (_, i) => (i * 37) % 256), channels: 3, height: 8, width: 8 };
+    const [a, b] = [await threaded.run(tile), await inline.run(tile)];
+    expect(a.data).toEqual(b.data);
+    expect(tile.data[1]).toBe(37); // the caller keeps its tile
+    await threaded.release();
+    await inline.release();
+    await expect(threaded.run(tile)).rejects.toMatchObject({ code: 'model_released' });
+  });
+
+  it('reports a model the cpu thread cannot load as a provider failure, with the first line of ORT\'s message', async () => {
+    const logger = recordingLogger();
+    const err = await loadOnnxUpscaleModel({ name: 'junk', scale: 2, range: 255, model: Buffer.from('not an onnx model') }, { providers: ['cuda', 'cpu'], logger }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(NoExecutionProviderError);
+    expect((err as NoExecutionProviderError).failures.map((f) => f.provider)).toEqual(['cuda', 'cpu']);
+    expect((err as NoExecutionProviderError).failures[1]!.message).not.toContain('\n');
+    expect(logger.lines.filter((l) => l.level === 'warn')).toHaveLength(2);
   });
 });

@@ -1,5 +1,6 @@
 import type { InferenceSession, Tensor } from 'onnxruntime-node';
 import { AppError } from '../../platform/errors.js';
+import { openCpuThreadSession } from './cpu-thread.js';
 
 /**
  * ONNX Runtime sessions for the upscale models, and the `UpscaleModel` adapter the tiler and the job
@@ -67,6 +68,8 @@ export interface SessionOptions {
   logger?: InferenceLogger;
   /** Defaults to a lazy `import('onnxruntime-node')`, so hub-only processes never load the native library. */
   ort?: OrtModule;
+  /** Run the `cpu` provider on its own thread (loadOnnxUpscaleModel). Default: true, unless `ort` is injected. */
+  cpuOffThread?: boolean;
 }
 
 export interface CreatedSession {
@@ -127,14 +130,49 @@ export interface OnnxModelSpec {
 
 export type OnnxUpscaleModel = UpscaleModel & { readonly failures: ProviderFailure[] };
 
+/** The output a session gave for `tile`, checked against the declared scale. */
+function checkedOutput(spec: OnnxModelSpec, tile: TileTensor, output: { data: unknown; dims: readonly number[]; type: string } | undefined): TileTensor {
+  const dims = output?.dims ?? [];
+  const expected = [1, tile.channels, tile.height * spec.scale, tile.width * spec.scale];
+  if (!output || !(output.data instanceof Float32Array) || dims.join() !== expected.join()) {
+    throw new AppError(500, 'model_output_mismatch', `Model ${spec.name} returned [${dims.join(', ')}] (${output?.type}); expected float32 [${expected.join(', ')}]`);
+  }
+  return { data: output.data, channels: tile.channels, height: expected[2]!, width: expected[3]! };
+}
+
 /**
  * Loads an ONNX super-resolution model (input NCHW [1, 3, H, W], output [1, 3, H·scale, W·scale])
  * behind the `UpscaleModel` adapter; the output shape is checked on every run so a wrong manifest
  * scale fails loudly instead of producing a garbled image.
+ *
+ * Providers are tried in order. `cpu` runs on its own thread (cpu-thread.ts) unless `cpuOffThread` is false
+ * or a stand-in runtime is injected: ORT's run blocks the calling thread, for seconds per tile on a CPU. GPU
+ * providers keep the calling thread (their tiles take milliseconds; that path was checked on a device).
  */
 export async function loadOnnxUpscaleModel(spec: OnnxModelSpec, opts: SessionOptions = {}): Promise<OnnxUpscaleModel> {
   if (!Number.isInteger(spec.scale) || spec.scale < 1) throw new RangeError(`scale must be a positive integer, got ${spec.scale}`);
-  const { session, provider, failures, ort } = await createSession(spec.model, opts);
+  const providers = opts.providers ?? DEFAULT_PROVIDERS;
+  if (providers.length === 0) throw new RangeError('at least one execution provider is required');
+  const offThread = opts.cpuOffThread ?? opts.ort === undefined;
+  const failures: ProviderFailure[] = [];
+  for (const provider of providers) {
+    try {
+      if (provider === 'cpu' && offThread) return await onCpuThread(spec, opts, failures);
+      return await onThisThread(spec, { ...opts, providers: [provider] }, failures);
+    } catch (err) {
+      if (err instanceof NoExecutionProviderError) failures.push(...err.failures);
+      else if (provider === 'cpu' && offThread) {
+        const failure = { provider, message: shortMessage(err) };
+        failures.push(failure);
+        opts.logger?.warn(failure, 'execution provider unavailable, trying the next one');
+      } else throw err;
+    }
+  }
+  throw new NoExecutionProviderError(failures);
+}
+
+async function onThisThread(spec: OnnxModelSpec, opts: SessionOptions, earlier: ProviderFailure[]): Promise<OnnxUpscaleModel> {
+  const { session, provider, ort } = await createSession(spec.model, opts);
   const inputName = session.inputNames[0];
   const outputName = session.outputNames[0];
   if (inputName === undefined || outputName === undefined) {
@@ -146,18 +184,26 @@ export async function loadOnnxUpscaleModel(spec: OnnxModelSpec, opts: SessionOpt
     scale: spec.scale,
     range: spec.range,
     provider,
-    failures,
+    failures: earlier,
     async run(tile) {
       const input = new ort.Tensor('float32', tile.data, [1, tile.channels, tile.height, tile.width]);
       const result = await session.run({ [inputName]: input });
-      const output = result[outputName];
-      const dims = output?.dims ?? [];
-      const expected = [1, tile.channels, tile.height * spec.scale, tile.width * spec.scale];
-      if (!output || !(output.data instanceof Float32Array) || dims.join() !== expected.join()) {
-        throw new AppError(500, 'model_output_mismatch', `Model ${spec.name} returned [${dims.join(', ')}] (${output?.type}); expected float32 [${expected.join(', ')}]`);
-      }
-      return { data: output.data, channels: tile.channels, height: expected[2]!, width: expected[3]! };
+      return checkedOutput(spec, tile, result[outputName]);
     },
     release: () => session.release(),
+  };
+}
+
+async function onCpuThread(spec: OnnxModelSpec, opts: SessionOptions, earlier: ProviderFailure[]): Promise<OnnxUpscaleModel> {
+  const thread = await openCpuThreadSession(spec.model, { cpuThreads: opts.cpuThreads });
+  opts.logger?.info({ provider: 'cpu', thread: true, failed: earlier }, 'inference session created');
+  return {
+    name: spec.name,
+    scale: spec.scale,
+    range: spec.range,
+    provider: 'cpu',
+    failures: earlier,
+    run: async (tile) => checkedOutput(spec, tile, await thread.run(tile)),
+    release: () => thread.release(),
   };
 }
