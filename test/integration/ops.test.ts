@@ -240,7 +240,8 @@ describe('ops with Redis (node engine)', () => {
   });
 });
 
-describe('CLI scripts', () => {
+// Every test spawns tsx processes (2–4 s each on a loaded 2-core CI machine): the 30 s default is too close.
+describe('CLI scripts', { timeout: 120_000 }, () => {
   let db: TestDatabase;
   let hub: TestHub | undefined;
   beforeAll(async () => {
@@ -292,12 +293,13 @@ describe('CLI scripts', () => {
   });
 
   it('token:worker explains bad arguments with exit code 2', async () => {
-    for (const args of [[], ['--id'], ['--id', 'gpu 1'], ['--id', 'gpu-1', '--ttl', 'soon'], ['--id', 'gpu-1', '--ttl', '0'], ['--id', 'a', '--nope']]) {
-      const out = await runScript('token-worker.ts', args, {});
-      expect(out.code, args.join(' ')).toBe(2);
-      expect(out.stderr).toMatch(/usage: npm run token:worker/);
-      expect(out.stdout).toBe('');
-    }
+    const cases = [[], ['--id'], ['--id', 'gpu 1'], ['--id', 'gpu-1', '--ttl', 'soon'], ['--id', 'gpu-1', '--ttl', '0'], ['--id', 'a', '--nope']];
+    const outs = await Promise.all(cases.map((args) => runScript('token-worker.ts', args, {})));
+    cases.forEach((args, i) => {
+      expect(outs[i]!.code, args.join(' ')).toBe(2);
+      expect(outs[i]!.stderr).toMatch(/usage: npm run token:worker/);
+      expect(outs[i]!.stdout).toBe('');
+    });
   });
 
   it('npm run admin:create creates, then reports an existing admin; the admin can sign in', async () => {
@@ -333,11 +335,11 @@ describe('CLI scripts', () => {
       [['--username', 'no spaces!', '--password', 'long-enough'], /--username: letters, digits/],
       [['--username', 'root', '--password', 'long-enough', 'extra'], /Unexpected argument|positional/i],
     ];
-    for (const [args, message] of cases) {
-      const out = await runScript('admin-create.ts', args, { DATABASE_URL: db.url });
-      expect(out.code, args.join(' ')).toBe(2);
-      expect(out.stderr).toMatch(message);
-      expect(out.stderr).toMatch(/usage: npm run admin:create/);
-    }
+    const outs = await Promise.all(cases.map(([args]) => runScript('admin-create.ts', args, { DATABASE_URL: db.url })));
+    cases.forEach(([args, message], i) => {
+      expect(outs[i]!.code, args.join(' ')).toBe(2);
+      expect(outs[i]!.stderr).toMatch(message);
+      expect(outs[i]!.stderr).toMatch(/usage: npm run admin:create/);
+    });
   });
 });

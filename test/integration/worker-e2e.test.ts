@@ -46,7 +46,8 @@ function spawnWorker(hubUrl: string, token: string): { child: ChildProcess; outp
   return { child, output, exited };
 }
 
-describe('hub + real worker process', () => {
+// Worker processes, real uploads and lease expiry: the waits inside go up to 60 s, so the test bound must exceed them.
+describe('hub + real worker process', { timeout: 120_000 }, () => {
   let db: TestDatabase;
   let hub: TestHub;
   let worker: ChildProcess;
