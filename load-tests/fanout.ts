@@ -24,13 +24,13 @@
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { SignJWT } from 'jose';
 import { registerAndLogin } from '../test/helpers/clients.js';
 import { REDIS_URL } from '../test/helpers/db.js';
 import { freePort, freshDatabase } from './baselines/harness.js';
+import { peerAccessToken } from './baselines/socketio-peer.js';
 import { announce, interleaved, machineLoad, median, percentile, runCount } from './baselines/stats.js';
 
 const ROOT = resolve(import.meta.dirname, '..');
@@ -156,15 +156,7 @@ async function startBare(engine: 'uws' | 'node'): Promise<Side> {
   const server = forkChild('load-tests/baselines/socketio-fanout-server.ts', { ...process.env, ENGINE: engine, PORT: String(port), JWT_SECRET });
   const url = `http://127.0.0.1:${port}`;
   await waitHealthy(url, server.child);
-  const token = await new SignJWT({ typ: 'access', role: 'user' })
-    .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
-    .setSubject('user:1')
-    .setIssuer('easel')
-    .setAudience('easel')
-    .setIssuedAt()
-    .setExpirationTime('1h')
-    .setJti(randomUUID())
-    .sign(new TextEncoder().encode(JWT_SECRET));
+  const token = await peerAccessToken(JWT_SECRET);
   return { urls: [url], servers: [server], token, cleanup: () => server.stop() };
 }
 

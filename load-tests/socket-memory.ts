@@ -23,14 +23,13 @@
  * engine, and the busy flag (load average) at start and end. Only 127.0.0.1.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { randomUUID } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { SignJWT } from 'jose';
 import { io, type Socket } from 'socket.io-client';
 import { registerAndLogin } from '../test/helpers/clients.js';
 import { freePort, freshDatabase, rssBytes } from './baselines/harness.js';
+import { peerAccessToken } from './baselines/socketio-peer.js';
 import { announce, interleaved, machineLoad, median, runCount } from './baselines/stats.js';
 
 const ROOT = resolve(import.meta.dirname, '..');
@@ -140,15 +139,7 @@ async function startBare(engine: 'uws' | 'node'): Promise<Child> {
   const env = { ...process.env, ENGINE: engine, PORT: String(port), JWT_SECRET, JWT_ISSUER: 'easel', JWT_AUDIENCE: 'easel' };
   const child = await spawnWithGc(join(ROOT, 'load-tests/baselines/socketio-server.ts'), env, port, async () => {});
   // The claims of an Easel access token, signed with the same secret the peer verifies with.
-  const token = await new SignJWT({ typ: 'access', role: 'user' })
-    .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
-    .setSubject('user:1')
-    .setIssuer('easel')
-    .setAudience('easel')
-    .setIssuedAt()
-    .setExpirationTime('1h')
-    .setJti(randomUUID())
-    .sign(new TextEncoder().encode(JWT_SECRET));
+  const token = await peerAccessToken(JWT_SECRET);
   return { ...child, token };
 }
 

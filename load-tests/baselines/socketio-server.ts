@@ -9,46 +9,8 @@
  * database lookup, no rooms beyond socket.io's own, no event handlers, no timers, no logging, no limits.
  * `GET /health` answers 200 for readiness. Env: ENGINE, PORT, JWT_SECRET, JWT_ISSUER, JWT_AUDIENCE.
  */
-import { createServer } from 'node:http';
-import { jwtVerify } from 'jose';
-import { Server } from 'socket.io';
+import { createPeerServer, listenPeer } from './socketio-peer.js';
 
-const engine = process.env.ENGINE ?? 'uws';
-const port = Number(process.env.PORT ?? 8092);
-const key = new TextEncoder().encode(process.env.JWT_SECRET ?? '');
-const verifyOptions = { algorithms: ['HS256'], issuer: process.env.JWT_ISSUER ?? 'easel', audience: process.env.JWT_AUDIENCE ?? 'easel' };
-
-const io = new Server({ serveClient: false, maxHttpBufferSize: 1_000_000 });
-io.use((socket, next) => {
-  const token = (socket.handshake.auth as { token?: unknown }).token;
-  if (typeof token !== 'string') return next(Object.assign(new Error('token required'), { data: { code: 'token_missing' } }));
-  jwtVerify(token, key, verifyOptions).then(
-    ({ payload }) => {
-      socket.data.sub = payload.sub;
-      next();
-    },
-    () => next(Object.assign(new Error('invalid token'), { data: { code: 'token_invalid' } })),
-  );
-});
-
-if (engine === 'uws') {
-  const uws = (await import('uWebSockets.js')).default;
-  const app = uws.App();
-  app.get('/health', (res) => void res.end('ok'));
-  io.attachApp(app);
-  app.listen('127.0.0.1', port, (listening) => {
-    if (!listening) {
-      console.error(`peer: cannot listen on ${port}`);
-      process.exit(1);
-    }
-  });
-} else {
-  const server = createServer((req, res) => {
-    // socket.io takes /socket.io/ requests before this handler sees them.
-    if (req.url === '/health') res.end('ok');
-    else res.writeHead(404).end();
-  });
-  io.attach(server);
-  server.listen(port, '127.0.0.1');
-}
+const io = createPeerServer(process.env.JWT_SECRET ?? '', process.env.JWT_ISSUER ?? 'easel', process.env.JWT_AUDIENCE ?? 'easel');
+await listenPeer(io, process.env.ENGINE ?? 'uws', Number(process.env.PORT ?? 8092));
 process.on('SIGTERM', () => process.exit(0));
