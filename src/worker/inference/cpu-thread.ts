@@ -43,10 +43,10 @@ type Reply =
 export async function openCpuThreadSession(model: Uint8Array | string, opts: CpuThreadOptions = {}): Promise<CpuThreadSession> {
   const pending = new Map<number, Pending>();
   let nextId = 1;
-  let released = false;
   let current: Promise<Worker> | null = null;
   // Shared with every thread this session starts: 1 once released, so tiles queued there are refused, not run.
   const stop = new SharedArrayBuffer(4);
+  const released = new Int32Array(stop);
 
   function start(): Promise<Worker> {
     const worker = new Worker(ENTRY, { workerData: { model, cpuThreads: opts.cpuThreads, stop } });
@@ -86,7 +86,7 @@ export async function openCpuThreadSession(model: Uint8Array | string, opts: Cpu
   await start();
   return {
     async run(tile) {
-      if (released) throw new AppError(503, 'model_released', 'This model was released');
+      if (Atomics.load(released, 0)) throw new AppError(503, 'model_released', 'This model was released');
       const worker = await (current ?? start());
       const id = nextId++;
       return new Promise((resolve, reject) => {
@@ -97,8 +97,7 @@ export async function openCpuThreadSession(model: Uint8Array | string, opts: Cpu
       });
     },
     async release() {
-      released = true;
-      Atomics.store(new Int32Array(stop), 0, 1);
+      Atomics.store(released, 0, 1);
       const worker = await current?.catch(() => null);
       current = null;
       if (!worker) return;
